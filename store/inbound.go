@@ -1,0 +1,246 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Watermark is how far a mailbox has been imported.
+type Watermark struct {
+	UIDValidity uint32    `json:"uid_validity"`
+	LastUID     uint32    `json:"last_uid"`
+	LastDate    time.Time `json:"last_date,omitzero"` // arrival of the last recorded mail, for re-scans
+}
+
+// msgRef is what a Message-ID key points at.
+type msgRef struct {
+	Conv uint64 `json:"c"`
+	Out  bool   `json:"o,omitempty"` // we sent it
+}
+
+const (
+	maxChain   = 40   // Message-IDs kept per conversation for threading
+	previewLen = 2800 // fits a 3,000-character section block with room for a note
+)
+
+// Watermark returns the stored watermark of mailbox; ok is false before the
+// mailbox was ever seen.
+func (s *Store) Watermark(mailbox string) (w Watermark, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		e := getJSON(tx.Bucket(bMailboxes), []byte(mailbox), &w)
+		if e == ErrNotFound {
+			return nil
+		}
+		ok = e == nil
+		return e
+	})
+	return w, ok, err
+}
+
+// SetWatermark sets where importing of mailbox resumes: mail with a UID above
+// lastUID is imported. Used on the very first start (lastUID = UIDNEXT-1, so
+// old mail is not imported) and when UIDVALIDITY changes.
+func (s *Store) SetWatermark(mailbox string, w Watermark) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bMailboxes), []byte(mailbox), w)
+	})
+}
+
+// Inbound is one fetched mail to record.
+type Inbound struct {
+	UID  uint32
+	Mail *InboundMail
+	// DedupByID skips the mail when its Message-ID was already received.
+	// Only for re-scans after a UIDVALIDITY change: in normal operation a
+	// sender reusing a Message-ID must not make us drop a mail.
+	DedupByID bool
+}
+
+// Recorded tells what RecordInbound did with one mail.
+type Recorded struct {
+	UID     uint32
+	Conv    uint64 // 0 when skipped
+	NewConv bool
+	Skipped string // why it was not queued for Slack, or ""
+}
+
+// RecordInbound records fetched mails of mailbox, in UID order, in one
+// transaction: each is threaded into a conversation and queued for Slack, and
+// the watermark advances past it. Mails at or below the watermark are
+// skipped, so a re-fetch after a crash records nothing twice. It fails with
+// ErrUIDValidity when the mailbox's UIDVALIDITY is not the one given.
+func (s *Store) RecordInbound(mailbox string, uidValidity uint32, mails []Inbound) ([]Recorded, error) {
+	var out []Recorded
+	queued := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		out = out[:0]
+		queued = false
+		mb := tx.Bucket(bMailboxes)
+		var w Watermark
+		if err := getJSON(mb, []byte(mailbox), &w); err != nil {
+			return fmt.Errorf("watermark of %q: %w", mailbox, err)
+		}
+		if w.UIDValidity != uidValidity {
+			return fmt.Errorf("mailbox %q: stored %d, server %d: %w", mailbox, w.UIDValidity, uidValidity, ErrUIDValidity)
+		}
+		now := s.now()
+		for _, in := range mails {
+			r := Recorded{UID: in.UID}
+			if in.UID <= w.LastUID {
+				r.Skipped = "already recorded"
+				out = append(out, r)
+				continue
+			}
+			w.LastUID = in.UID
+			w.LastDate = now
+			conv, isNew, why, err := s.recordMail(tx, in, now)
+			if err != nil {
+				return err
+			}
+			r.Conv, r.NewConv, r.Skipped = conv, isNew, why
+			queued = queued || why == ""
+			out = append(out, r)
+		}
+		return putJSON(mb, []byte(mailbox), w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if queued {
+		kick(s.slackKick)
+	}
+	return out, nil
+}
+
+func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64, isNew bool, skipped string, err error) {
+	m := in.Mail
+	ids := tx.Bucket(bMsgIDs)
+	if m.MessageID != "" {
+		var ref msgRef
+		if getJSON(ids, []byte(m.MessageID), &ref) == nil {
+			if ref.Out {
+				// Our own reply came back (support@ in To or Cc, or a
+				// copy filed into the inbox): it is in the thread already.
+				return 0, false, "our own reply", nil
+			}
+			if in.DedupByID {
+				return 0, false, "Message-ID already received", nil
+			}
+		}
+	}
+	convs := tx.Bucket(bConvs)
+	var c Conversation
+	if num := findConv(ids, m); num != 0 && getJSON(convs, u64(num), &c) == nil {
+		conv = num
+	} else {
+		meta := tx.Bucket(bMeta)
+		conv = getU64(meta.Get(kNextConv)) + 1
+		if err := meta.Put(kNextConv, u64(conv)); err != nil {
+			return 0, false, "", err
+		}
+		isNew = true
+		c = Conversation{
+			Num:      conv,
+			Subject:  m.Subject,
+			Customer: m.From,
+			Preview:  truncate(m.Text, previewLen),
+			Created:  now,
+			Status:   StatusOpen,
+		}
+	}
+	c.Updated = now
+	if !m.Auto {
+		// Replies go to the latest human sender; an auto-reply must not
+		// redirect them to a robot.
+		c.ReplyTo = m.From
+		if m.ReplyTo != nil && m.ReplyTo.Addr != "" {
+			c.ReplyTo = *m.ReplyTo
+		}
+		if m.MessageID != "" {
+			c.LastInbound = m.MessageID
+			c.ParentRefs = capIDs(m.References)
+		}
+		if !isNew && c.Status != StatusOpen {
+			c.Status = StatusOpen
+			c.ClosedAt = time.Time{}
+			c.History = append(c.History, Change{At: now, Action: "reopened", Target: "customer"})
+		}
+	} else if isNew {
+		c.ReplyTo = m.From
+	}
+	if m.MessageID != "" {
+		c.Chain = appendID(c.Chain, m.MessageID)
+		if ids.Get([]byte(m.MessageID)) == nil {
+			if err := putJSON(ids, []byte(m.MessageID), msgRef{Conv: conv}); err != nil {
+				return 0, false, "", err
+			}
+		}
+	}
+	if err := putJSON(convs, u64(conv), c); err != nil {
+		return 0, false, "", err
+	}
+	q := tx.Bucket(bToSlack)
+	seq, err := q.NextSequence()
+	if err != nil {
+		return 0, false, "", err
+	}
+	job := SlackJob{Seq: seq, Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now}
+	return conv, isNew, "", putJSON(q, u64(seq), job)
+}
+
+// findConv threads a mail: In-Reply-To first, then References newest first,
+// against every Message-ID a conversation has received or sent.
+func findConv(ids *bolt.Bucket, m *InboundMail) uint64 {
+	try := func(id string) uint64 {
+		var ref msgRef
+		if id == "" || getJSON(ids, []byte(id), &ref) != nil {
+			return 0
+		}
+		return ref.Conv
+	}
+	for _, id := range m.InReplyTo {
+		if c := try(id); c != 0 {
+			return c
+		}
+	}
+	for i := len(m.References) - 1; i >= 0; i-- {
+		if c := try(m.References[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func appendID(chain []string, id string) []string {
+	for _, have := range chain {
+		if have == id {
+			return chain
+		}
+	}
+	return capIDs(append(chain, id))
+}
+
+// capIDs keeps the first ID (the thread's origin, which clients use as the
+// thread key) and the newest ones.
+func capIDs(ids []string) []string {
+	if len(ids) <= maxChain {
+		return ids
+	}
+	out := append([]string{ids[0]}, ids[len(ids)-maxChain+1:]...)
+	return out
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.TrimRight(s[:n], " \n") + "…"
+}

@@ -1,0 +1,289 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTest(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.db")
+	s, err := Open(path, Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestOpenModeAndLock(t *testing.T) {
+	s, path := openTest(t)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if _, err := Open(path, Options{Timeout: 50 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+		t.Errorf("second open: %v, want ErrLocked", err)
+	}
+	if v, err := s.Schema(); err != nil || v != SchemaVersion() {
+		t.Errorf("schema %d %v, want %d", v, err, SchemaVersion())
+	}
+}
+
+func TestOpenTightensMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wide.db")
+	db, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// Each migration is tested from the state before it.
+func TestMigration1CreatesBuckets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v0.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A version-0 file: only meta, no version.
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bMeta); return err }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents} {
+			if tx.Bucket(b) == nil {
+				t.Errorf("bucket %s missing", b)
+			}
+		}
+		if v := getU64(tx.Bucket(bMeta).Get(kSchema)); v != 1 {
+			t.Errorf("schema %d, want 1", v)
+		}
+		return nil
+	})
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	s, path := openTest(t)
+	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kSchema, u64(SchemaVersion()+1)) })
+	s.Close()
+	if _, err := Open(path, Options{}); err == nil {
+		t.Fatal("opened a file with a newer schema")
+	}
+}
+
+func mail(id, subject string, inReplyTo ...string) *InboundMail {
+	return &InboundMail{
+		MessageID: id, InReplyTo: inReplyTo, Subject: subject,
+		From: Address{Name: "Carl Customer", Addr: "carl@example.com"}, Text: "hello " + subject,
+	}
+}
+
+func record(t *testing.T, s *Store, uid uint32, m *InboundMail) Recorded {
+	t.Helper()
+	r, err := s.RecordInbound("INBOX", 7, []Inbound{{UID: uid, Mail: m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r[0]
+}
+
+func TestRecordInboundThreading(t *testing.T) {
+	s, _ := openTest(t)
+	if err := s.SetWatermark("INBOX", Watermark{UIDValidity: 7, LastUID: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if r := record(t, s, 10, mail("old@x", "old")); r.Skipped == "" {
+		t.Fatalf("UID at the watermark was recorded: %+v", r)
+	}
+	r1 := record(t, s, 11, mail("a@x", "Printer on fire"))
+	if r1.Conv != 1 || !r1.NewConv {
+		t.Fatalf("first mail: %+v", r1)
+	}
+	r2 := record(t, s, 12, mail("b@x", "Another topic"))
+	if r2.Conv != 2 || !r2.NewConv {
+		t.Fatalf("second mail: %+v", r2)
+	}
+	// Reply by In-Reply-To.
+	if r := record(t, s, 13, mail("c@x", "Re: Printer on fire", "a@x")); r.Conv != 1 || r.NewConv {
+		t.Fatalf("reply: %+v", r)
+	}
+	// Reply whose client dropped In-Reply-To but kept References (newest matching wins).
+	m := mail("d@x", "Re: other")
+	m.References = []string{"unknown@x", "b@x", "nope@y"}
+	if r := record(t, s, 14, m); r.Conv != 2 {
+		t.Fatalf("references: %+v", r)
+	}
+	// A re-fetch after a crash records nothing twice.
+	if r := record(t, s, 14, mail("d@x", "dup")); r.Skipped == "" {
+		t.Fatal("same UID recorded twice")
+	}
+	// A sender reusing a Message-ID still gets through in normal operation.
+	if r := record(t, s, 15, mail("a@x", "Reused id")); r.Skipped != "" {
+		t.Fatalf("reused Message-ID dropped: %+v", r)
+	}
+	// ...but is skipped in a re-scan.
+	r, err := s.RecordInbound("INBOX", 7, []Inbound{{UID: 16, Mail: mail("a@x", "rescan"), DedupByID: true}})
+	if err != nil || r[0].Skipped == "" {
+		t.Fatalf("rescan duplicate: %+v %v", r, err)
+	}
+	w, ok, err := s.Watermark("INBOX")
+	if err != nil || !ok || w.LastUID != 16 {
+		t.Fatalf("watermark %+v %v %v", w, ok, err)
+	}
+	jobs, err := s.SlackJobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, j := range jobs {
+		got = append(got, j.Conv)
+	}
+	if want := []uint64{1, 2, 1, 2, 3}; !reflect.DeepEqual(got, want) {
+		t.Errorf("queued conversations %v, want %v", got, want)
+	}
+	if _, err := s.RecordInbound("INBOX", 8, []Inbound{{UID: 17, Mail: mail("e@x", "x")}}); !errors.Is(err, ErrUIDValidity) {
+		t.Errorf("UIDVALIDITY change: %v", err)
+	}
+}
+
+func TestReplyRoundTrip(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	m := mail("first@x", "Re: RE: Aw: Invoice")
+	m.ReplyTo = &Address{Addr: "billing@example.com"}
+	m.References = []string{"earlier@x"}
+	record(t, s, 1, m)
+	jobs, _ := s.SlackJobs()
+	if err := s.BeginSlackPart(jobs[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SlackPartDone(jobs[0].Seq, "111.222"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ConvByThread("111.222")
+	if err != nil || c.Num != 1 {
+		t.Fatalf("thread lookup: %+v %v", c, err)
+	}
+	r := Reply{EventID: "Ev1", Conv: 1, SlackTS: "111.333", AgentID: "UA", AgentName: "Alice", Text: "On it", MessageID: "ib.1.abc@acme.test"}
+	job, err := s.EnqueueReply(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.To.Addr != "billing@example.com" || job.Subject != "Re: Invoice" || job.InReplyTo != "first@x" ||
+		!reflect.DeepEqual(job.References, []string{"earlier@x", "first@x"}) {
+		t.Errorf("job headers: %+v", job)
+	}
+	if _, err := s.EnqueueReply(r); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("redelivered event: %v", err)
+	}
+	r.EventID = "Ev2" // same Slack message under another event ID
+	if _, err := s.EnqueueReply(r); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("same message twice: %v", err)
+	}
+	// Our own reply coming back into the inbox is not posted again.
+	if rec := record(t, s, 2, mail("ib.1.abc@acme.test", "Re: Invoice")); rec.Skipped == "" {
+		t.Error("own reply posted as customer mail")
+	}
+	// The customer's answer to our reply threads.
+	if rec := record(t, s, 3, mail("third@x", "Re: Invoice", "ib.1.abc@acme.test")); rec.Conv != 1 {
+		t.Errorf("answer to our reply: %+v", rec)
+	}
+	if err := s.BeginMailAttempt(job.Seq, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MailDone(job.Seq, ""); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := s.MailJobs(); len(out) != 0 {
+		t.Errorf("outbox not empty: %+v", out)
+	}
+	c, _ = s.Conv(1)
+	if c.Assignee != "UA" {
+		t.Errorf("replier not made owner: %+v", c)
+	}
+	jobs, _ = s.SlackJobs()
+	last := jobs[len(jobs)-1]
+	if last.Kind != JobSent || last.ReplyTS != "111.333" {
+		t.Errorf("sent notice: %+v", last)
+	}
+}
+
+func TestReplySubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"Invoice":              "Re: Invoice",
+		"Re: Invoice":          "Re: Invoice",
+		"RE: re: Invoice":      "Re: Invoice",
+		"Re[2]: Invoice":       "Re: Invoice",
+		"AW: Rechnung":         "Re: Rechnung",
+		"Fwd: Invoice":         "Re: Fwd: Invoice",
+		"Reply needed":         "Re: Reply needed",
+		"":                     "Re: (no subject)",
+		"  Re:   spaced  ":     "Re: spaced",
+		"Regarding the report": "Re: Regarding the report",
+	} {
+		if got := ReplySubject(in); got != want {
+			t.Errorf("ReplySubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCanonMsgID(t *testing.T) {
+	for in, want := range map[string]string{
+		"<Abc@Example.COM>":  "Abc@example.com",
+		"  <x.y@z>  ":        "x.y@z",
+		"bare@HOST":          "bare@host",
+		"<no-at-sign>":       "no-at-sign",
+		"<a@b@C>":            "a@b@c",
+		"< spaced@example >": "spaced@example",
+	} {
+		if got := CanonMsgID(in); got != want {
+			t.Errorf("CanonMsgID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPruneEvents(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	path := filepath.Join(t.TempDir(), "p.db")
+	s, err := Open(path, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if dup, _ := s.MarkEvent("old"); dup {
+		t.Fatal("fresh event reported as duplicate")
+	}
+	now = now.Add(8 * 24 * time.Hour)
+	s.MarkEvent("new")
+	if n, err := s.PruneEvents(now.Add(-7 * 24 * time.Hour)); err != nil || n != 1 {
+		t.Fatalf("pruned %d %v", n, err)
+	}
+	if dup, _ := s.MarkEvent("new"); !dup {
+		t.Error("recent event forgotten")
+	}
+}

@@ -1,0 +1,142 @@
+package store
+
+import "time"
+
+// Address is a mailbox: display name and address.
+type Address struct {
+	Name string `json:"name,omitempty"`
+	Addr string `json:"addr"`
+}
+
+// String renders "Name <addr>" or just the address.
+func (a Address) String() string {
+	if a.Name == "" {
+		return a.Addr
+	}
+	return a.Name + " <" + a.Addr + ">"
+}
+
+// Status is where a conversation stands.
+type Status string
+
+// Conversation statuses.
+const (
+	StatusOpen    Status = "open"    // needs us
+	StatusWaiting Status = "waiting" // we replied, the customer has the ball
+	StatusHold    Status = "hold"    // parked by hand
+	StatusClosed  Status = "closed"
+)
+
+// Conversation is one customer thread: one Slack thread, many mails.
+type Conversation struct {
+	Num      uint64    `json:"num"`
+	Subject  string    `json:"subject"`
+	Customer Address   `json:"customer"`
+	ReplyTo  Address   `json:"reply_to"` // where replies go: Reply-To of the latest customer mail, else its From
+	Preview  string    `json:"preview"`  // beginning of the first mail, shown on the root card
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	RootTS   string    `json:"root_ts,omitempty"` // Slack ts of the root message, once posted
+
+	// Threading of our replies: In-Reply-To is LastInbound; References is
+	// ParentRefs plus LastInbound, or Chain when the customer's client
+	// dropped References.
+	LastInbound string   `json:"last_inbound,omitempty"`
+	ParentRefs  []string `json:"parent_refs,omitempty"`
+	Chain       []string `json:"chain,omitempty"` // every Message-ID received or sent, oldest first, capped
+
+	Status   Status    `json:"status"`
+	Assignee string    `json:"assignee,omitempty"` // Slack user ID
+	ClosedAt time.Time `json:"closed_at,omitzero"`
+	History  []Change  `json:"history,omitempty"`
+}
+
+// Change is one entry of a conversation's activity log.
+type Change struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by,omitempty"` // Slack user ID; empty for the customer or the system
+	Action string    `json:"action"`       // claimed, assigned, unassigned, closed, reopened, hold
+	Target string    `json:"target,omitempty"`
+}
+
+// Attachment describes an attachment of an inbound mail; its content is not kept.
+type Attachment struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+}
+
+// InboundMail is a received mail as the Slack side needs it.
+type InboundMail struct {
+	MessageID   string       `json:"message_id,omitempty"`
+	InReplyTo   []string     `json:"in_reply_to,omitempty"`
+	References  []string     `json:"references,omitempty"`
+	From        Address      `json:"from"`
+	ReplyTo     *Address     `json:"reply_to,omitempty"`
+	To          []Address    `json:"to,omitempty"`
+	Cc          []Address    `json:"cc,omitempty"`
+	Subject     string       `json:"subject"`
+	Date        time.Time    `json:"date,omitzero"`
+	Text        string       `json:"text"`
+	Truncated   bool         `json:"truncated,omitempty"`
+	HTMLOnly    bool         `json:"html_only,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Auto        bool         `json:"auto,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
+	// ParseError is set when the mail could not be parsed; Text then holds
+	// the beginning of the raw message so that nothing is lost from sight.
+	ParseError string `json:"parse_error,omitempty"`
+}
+
+// Slack job kinds.
+const (
+	JobMail   = "mail"   // post an inbound mail (root or thread reply)
+	JobSent   = "sent"   // a reply went out: mark the Slack message
+	JobFailed = "failed" // a reply could not be sent: say so in the thread
+)
+
+// SlackJob is an entry of the mail → Slack queue. Posting a job may take
+// several Slack calls (parts); progress is recorded before and after each so
+// that a restart neither repeats nor skips one.
+type SlackJob struct {
+	Seq  uint64 `json:"seq"`
+	Kind string `json:"kind"`
+	Conv uint64 `json:"conv"`
+
+	Mail *InboundMail `json:"mail,omitempty"` // JobMail
+	// NewConv is set when the mail opened the conversation (the root is to be posted).
+	NewConv bool `json:"new_conv,omitempty"`
+
+	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed: the agent's Slack message
+	To      string `json:"to,omitempty"`
+	Error   string `json:"error,omitempty"`
+
+	Created     time.Time `json:"created"`
+	Done        int       `json:"done"`       // parts posted
+	Attempting  bool      `json:"attempting"` // part Done was sent to Slack, outcome unknown
+	Attempts    int       `json:"attempts"`   // failed attempts of the current part
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// MailJob is an entry of the Slack → mail queue: a reply ready to send.
+// Everything the mail needs is fixed when it is queued, its Message-ID
+// included, so a retry sends the very same message.
+type MailJob struct {
+	Seq        uint64   `json:"seq"`
+	Conv       uint64   `json:"conv"`
+	MessageID  string   `json:"message_id"`
+	To         Address  `json:"to"`
+	Subject    string   `json:"subject"`
+	InReplyTo  string   `json:"in_reply_to,omitempty"`
+	References []string `json:"references,omitempty"`
+	AgentID    string   `json:"agent_id"`
+	AgentName  string   `json:"agent_name"`
+	Text       string   `json:"text"`
+	SlackTS    string   `json:"slack_ts"` // the agent's message, to mark it sent
+
+	Created     time.Time `json:"created"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
