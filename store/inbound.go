@@ -151,6 +151,9 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 			Created:  now,
 			Status:   StatusOpen,
 		}
+		first := *m
+		first.Text = ""
+		c.First = &first
 	}
 	c.Updated = now
 	if !m.Auto {

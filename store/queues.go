@@ -73,12 +73,13 @@ func (s *Store) SlackPartDone(seq uint64, rootTS string) error {
 	})
 }
 
-// RetrySlackJob records a failed attempt of the current part: Slack said no
-// (or nothing), so it is retried at next.
-func (s *Store) RetrySlackJob(seq uint64, next time.Time, why string) error {
+// RetrySlackJob records a failed attempt of the current part, to retry at
+// next. unknown says Slack may have carried it out all the same (the answer
+// was lost): the attempt then stays marked, to be looked up before a repost.
+func (s *Store) RetrySlackJob(seq uint64, next time.Time, why string, unknown bool) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return s.updateSlackJob(tx, seq, func(j *SlackJob) error {
-			j.Attempting = false
+			j.Attempting = j.Attempting && unknown
 			j.Attempts++
 			j.NextAttempt = next
 			j.LastError = why

@@ -33,7 +33,10 @@ type Conversation struct {
 	Subject  string    `json:"subject"`
 	Customer Address   `json:"customer"`
 	ReplyTo  Address   `json:"reply_to"` // where replies go: Reply-To of the latest customer mail, else its From
-	Preview  string    `json:"preview"`  // beginning of the first mail, shown on the root card
+	Preview  string    `json:"preview"`  // beginning of the first mail, shown on the root card; ends in "…" when cut
+	// First is the first mail without its text: what the card says about
+	// it (attachments, warnings) must survive the card's updates.
+	First *InboundMail `json:"first,omitempty"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	RootTS   string    `json:"root_ts,omitempty"` // Slack ts of the root message, once posted

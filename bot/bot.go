@@ -1,0 +1,281 @@
+// Package bot is inboxbot's Slack side: it posts what the store's mail →
+// Slack queue holds, turns thread replies into the outbox, and runs the team
+// workflow (claim, assign, close) from reactions, buttons and /inbox.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/inboxbot/inboxbot/store"
+)
+
+// Config is what the bot needs to know about its installation.
+type Config struct {
+	Channel      string // INBOX_CHANNEL
+	InboxAddress string // INBOX_ADDRESS, whose domain our Message-IDs use
+	InboxName    string // INBOX_NAME
+	// MemberTTL is how long channel membership answers are trusted.
+	MemberTTL time.Duration // default 1 minute
+}
+
+// Bot is the Slack side of one installation.
+type Bot struct {
+	cfg Config
+	api *slack.Client
+	st  *store.Store
+	log *slog.Logger
+
+	botUserID, botID string
+
+	users   *cache[string] // user ID -> real name
+	members *cache[bool]   // user ID -> member of the inbox channel
+	convMu  keyedMutex     // serialises changes and card updates per conversation
+	wg      sync.WaitGroup // event handlers in flight
+}
+
+// New returns a bot using api (built with the bot token, and the app token
+// for Socket Mode); Run starts it.
+func New(cfg Config, api *slack.Client, st *store.Store, log *slog.Logger) *Bot {
+	if cfg.MemberTTL <= 0 {
+		cfg.MemberTTL = time.Minute
+	}
+	return &Bot{
+		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
+		users: newCache[string](time.Hour), members: newCache[bool](cfg.MemberTTL),
+	}
+}
+
+// Run posts the queue and serves Socket Mode until ctx is done.
+func (b *Bot) Run(ctx context.Context) error {
+	auth, err := b.api.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("slack auth.test: %w", err)
+	}
+	b.botUserID, b.botID = auth.UserID, auth.BotID
+	b.log.Info("slack connected", "bot_user", b.botUserID, "team", auth.Team)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sm := socketmode.New(b.api)
+	b.wg.Add(2)
+	go func() {
+		defer b.wg.Done()
+		b.postQueue(ctx)
+	}()
+	go func() {
+		defer b.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-sm.Events:
+				b.dispatch(ctx, sm, ev)
+			}
+		}
+	}()
+	err = sm.RunContext(ctx)
+	cancel()
+	b.wg.Wait()
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return fmt.Errorf("socket mode: %w", err)
+}
+
+// dispatch hands an envelope to its handler in a goroutine of its own, so a
+// slow Slack call never holds up the socket. Each handler acks its envelope,
+// and only once what it did is committed: an unacked envelope is redelivered.
+func (b *Bot) dispatch(ctx context.Context, sm *socketmode.Client, ev socketmode.Event) {
+	if ev.Request == nil {
+		return // connection chatter (connecting, hello, ...)
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		var payload any
+		var err error
+		switch ev.Type {
+		case socketmode.EventTypeEventsAPI:
+			err = b.handleEventsAPI(ctx, ev)
+		case socketmode.EventTypeSlashCommand:
+			payload, err = b.handleSlash(ctx, ev)
+		case socketmode.EventTypeInteractive:
+			payload, err = b.handleInteractive(ctx, ev)
+		}
+		if err != nil {
+			// Not acked: Slack delivers it again, and the event dedup
+			// makes sure nothing happens twice.
+			b.log.Error("event not handled; leaving it to redelivery", "type", ev.Type, "err", err)
+			return
+		}
+		if err := sm.AckCtx(ctx, ev.Request.EnvelopeID, payload); err != nil {
+			b.log.Warn("ack failed", "err", err)
+		}
+	}()
+}
+
+func (b *Bot) handleEventsAPI(ctx context.Context, ev socketmode.Event) error {
+	api, ok := ev.Data.(slackevents.EventsAPIEvent)
+	if !ok {
+		return nil
+	}
+	var eventID string
+	if cb, ok := api.Data.(*slackevents.EventsAPICallbackEvent); ok {
+		eventID = cb.EventID
+	}
+	switch e := api.InnerEvent.Data.(type) {
+	case *slackevents.MessageEvent:
+		return b.handleMessage(ctx, eventID, e)
+	case *slackevents.ReactionAddedEvent:
+		return b.handleReaction(ctx, eventID, e.User, e.Reaction, e.Item.Channel, e.Item.Timestamp, true)
+	case *slackevents.ReactionRemovedEvent:
+		return b.handleReaction(ctx, eventID, e.User, e.Reaction, e.Item.Channel, e.Item.Timestamp, false)
+	case *slackevents.AppHomeOpenedEvent:
+		return b.handleHome(ctx, e)
+	}
+	return nil
+}
+
+// handleMessage turns an agent's thread reply into an outbox job.
+func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.MessageEvent) error {
+	switch {
+	case e.Channel != b.cfg.Channel:
+		return nil
+	case e.BotID != "" || e.User == "" || e.User == b.botUserID:
+		return nil // bots, our own posts included
+	case e.SubType != "":
+		// Edits, deletions, file shares and "also send to channel"
+		// replies are not mail: only a plain reply is.
+		return nil
+	case e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp:
+		return nil // top-level chatter
+	case isNote(e.Text):
+		return nil
+	}
+	conv, err := b.st.ConvByThread(e.ThreadTimeStamp)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // a thread that is not a conversation
+	} else if err != nil {
+		return err
+	}
+	text := slackToPlain(e.Text, func(id string) string { return b.userName(ctx, id) })
+	if text == "" {
+		return nil
+	}
+	job, err := b.st.EnqueueReply(store.Reply{
+		EventID: eventID, Conv: conv.Num, SlackTS: e.TimeStamp,
+		AgentID: e.User, AgentName: b.userName(ctx, e.User), Text: text,
+		MessageID: newMessageID(conv.Num, domainOf(b.cfg.InboxAddress)),
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		b.log.Info("redelivered reply ignored", "event", eventID, "conv", conv.Num)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID)
+	if conv.Assignee == "" {
+		// The replier became the owner: say so and show it.
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.announce(ctx, conv.Num, fmt.Sprintf("<@%s> replied and now owns this conversation", e.User))
+			b.refreshCard(ctx, conv.Num)
+		}()
+	}
+	return nil
+}
+
+// userName is a user's real name for the From of their replies.
+func (b *Bot) userName(ctx context.Context, id string) string {
+	if name, ok := b.users.get(id); ok {
+		return name
+	}
+	u, err := b.api.GetUserInfoContext(ctx, id)
+	if err != nil {
+		b.log.Warn("users.info", "user", id, "err", err)
+		return ""
+	}
+	name := firstNonEmpty(u.RealName, u.Profile.RealName, u.Profile.DisplayName, u.Name)
+	b.users.put(id, name)
+	return name
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// refreshCard re-renders a conversation's root message from the store.
+// Holding the conversation's lock while reading and updating means the last
+// update to reach Slack is always made from the latest state.
+func (b *Bot) refreshCard(ctx context.Context, num uint64) {
+	unlock := b.convMu.lock(num)
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		c, err := b.st.Conv(num)
+		if err != nil || c.RootTS == "" {
+			return
+		}
+		_, _, _, err = b.api.UpdateMessageContext(ctx, b.cfg.Channel, c.RootTS,
+			slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true)...))
+		if err == nil {
+			return
+		}
+		if attempt == 4 || ctx.Err() != nil {
+			b.log.Error("card update failed", "conv", num, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retryDelay(err, attempt)):
+		}
+	}
+}
+
+// announce posts a line of the activity log into a conversation's thread.
+func (b *Bot) announce(ctx context.Context, num uint64, text string) {
+	c, err := b.st.Conv(num)
+	if err != nil || c.RootTS == "" {
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		_, _, err := b.api.PostMessageContext(ctx, b.cfg.Channel, slack.MsgOptionText(text, false),
+			slack.MsgOptionTS(c.RootTS), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
+		if err == nil || !retriable(err) || attempt == 4 || ctx.Err() != nil {
+			if err != nil {
+				b.log.Error("activity post failed", "conv", num, "err", err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retryDelay(err, attempt)):
+		}
+	}
+}
+
+// retriable: a post that certainly did not happen and may succeed later.
+// A post whose outcome is unknown is not repeated: an activity line said
+// twice is worse than the card, which shows the state anyway.
+func retriable(err error) bool {
+	var rl *slack.RateLimitedError
+	return errors.As(err, &rl)
+}

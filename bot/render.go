@@ -1,0 +1,260 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/inboxbot/inboxbot/store"
+)
+
+// Slack's limits, with room to spare.
+const (
+	sectionMax  = 2900 // characters in one section block (Slack: 3,000)
+	headerMax   = 150  // characters in a header block
+	sectionsPer = 3    // text sections per message: Slack caps a message's blocks at about 13k characters
+	maxTextMsgs = 8    // thread messages for one mail's text; the rest is summarised
+)
+
+// escape neutralises Slack's control characters in text from mail, so that
+// "<!channel>" or "<@U123>" in a mail is shown, not acted on.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// plain makes a plain_text object from untrusted text: Slack renders it
+// verbatim (no mrkdwn, no mentions, no :emoji: codes).
+func plain(s string) *slack.TextBlockObject {
+	if strings.TrimSpace(s) == "" {
+		s = "(empty)"
+	}
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+// cut shortens s to at most n characters, marking the cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// chunks splits s into pieces of at most n characters, preferring to break
+// at a line end, then at a space.
+func chunks(s string, n int) []string {
+	var out []string
+	for utf8.RuneCountInString(s) > n {
+		r := []rune(s)
+		head := string(r[:n])
+		if i := strings.LastIndexByte(head, '\n'); i > len(head)/2 {
+			head = head[:i+1]
+		} else if i := strings.LastIndexByte(head, ' '); i > len(head)/2 {
+			head = head[:i+1]
+		}
+		out = append(out, strings.TrimRight(head, " \n"))
+		s = strings.TrimLeft(s[len(head):], "\n")
+	}
+	if strings.TrimSpace(s) != "" || len(out) == 0 {
+		out = append(out, s)
+	}
+	return out
+}
+
+var statusLook = map[store.Status]struct{ emoji, label string }{
+	store.StatusOpen:    {":large_green_circle:", "Open"},
+	store.StatusWaiting: {":large_yellow_circle:", "Waiting on customer"},
+	store.StatusHold:    {":double_vertical_bar:", "On hold"},
+	store.StatusClosed:  {":white_circle:", "Closed"},
+}
+
+func statusText(s store.Status) string {
+	l, ok := statusLook[s]
+	if !ok {
+		l = statusLook[store.StatusOpen]
+	}
+	return l.emoji + " *" + l.label + "*"
+}
+
+// rootFallback is the notification text of a root message.
+func rootFallback(c *store.Conversation) string {
+	return escape(fmt.Sprintf("#%d %s: %s", c.Num, displayName(c.Customer), c.Subject))
+}
+
+func displayName(a store.Address) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.Addr
+}
+
+// rootBlocks renders a conversation's root message: the status card.
+func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
+	subject := c.Subject
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	owner := "Unassigned"
+	if c.Assignee != "" {
+		owner = "Assigned to <@" + c.Assignee + ">"
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain(cut(fmt.Sprintf("#%d · %s", c.Num, subject), headerMax))),
+		slack.NewContextBlock("", mrkdwn(statusText(c.Status)+" · "+owner), plain("From: "+c.Customer.String())),
+	}
+	preview := c.Preview
+	if strings.TrimSpace(preview) != "" {
+		blocks = append(blocks, slack.NewSectionBlock(plain(cut(preview, sectionMax)), nil, nil))
+	}
+	if c.First != nil {
+		if notes := mailNotes(c.First, previewCut(c)); len(notes) > 0 {
+			blocks = append(blocks, slack.NewContextBlock("", plain(strings.Join(notes, " · "))))
+		}
+	}
+	if actions {
+		blocks = append(blocks, cardActions(c))
+	}
+	return blocks
+}
+
+// mailNotes lists what a reader should know about a mail beyond its text.
+func mailNotes(m *store.InboundMail, continued bool) []string {
+	var notes []string
+	if m.ParseError != "" {
+		notes = append(notes, "⚠️ This mail could not be parsed ("+m.ParseError+"); it is shown raw")
+	}
+	if m.Auto {
+		notes = append(notes, "🤖 Automated mail (auto-reply or bounce)")
+	}
+	if m.HTMLOnly {
+		notes = append(notes, "Converted from HTML")
+	}
+	for _, a := range m.Attachments {
+		notes = append(notes, fmt.Sprintf("📎 %s (%s, %s)", nonEmpty(a.Name, "unnamed"), a.Type, humanSize(a.Size)))
+	}
+	for _, w := range m.Warnings {
+		notes = append(notes, "⚠️ "+w)
+	}
+	if m.Truncated {
+		notes = append(notes, "✂️ The mail was longer than inboxbot keeps; the end is cut")
+	}
+	if continued {
+		notes = append(notes, "Full text in the thread")
+	}
+	return notes
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n/(1<<10))
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
+
+// previewCut reports whether the card's preview is not the whole first mail.
+func previewCut(c *store.Conversation) bool { return strings.HasSuffix(c.Preview, "…") }
+
+// post is one Slack message to send.
+type post struct {
+	root   bool // the conversation's root message (top level)
+	text   string
+	blocks []slack.Block
+}
+
+// mailPosts renders a queued mail: for a new conversation the root card, then
+// the whole text in the thread if the card's preview does not show it all;
+// for a mail in an existing conversation, the mail in the thread.
+func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
+	m := j.Mail
+	var posts []post
+	body := m.Text
+	if j.NewConv {
+		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true)})
+		if !previewCut(c) {
+			return posts
+		}
+	}
+	var head []slack.Block
+	if !j.NewConv {
+		who := "📨 " + m.From.String()
+		if m.Subject != "" {
+			who += " · " + m.Subject
+		}
+		head = append(head, slack.NewContextBlock("", plain(who)))
+		if notes := mailNotes(m, false); len(notes) > 0 {
+			head = append(head, slack.NewContextBlock("", plain(strings.Join(notes, " · "))))
+		}
+	}
+	parts := chunks(body, sectionMax)
+	shown := min(len(parts), sectionsPer*maxTextMsgs)
+	for i := 0; i < shown; i += sectionsPer {
+		blocks := head
+		head = nil
+		for _, p := range parts[i:min(i+sectionsPer, shown)] {
+			blocks = append(blocks, slack.NewSectionBlock(plain(p), nil, nil))
+		}
+		if i+sectionsPer >= shown && shown < len(parts) {
+			rest := 0
+			for _, p := range parts[shown:] {
+				rest += utf8.RuneCountInString(p)
+			}
+			blocks = append(blocks, slack.NewContextBlock("", plain(fmt.Sprintf("✂️ %d more characters not shown in Slack", rest))))
+		}
+		text := escape(cut(parts[i], 200))
+		if !j.NewConv && i == 0 {
+			text = escape("Mail from " + m.From.String() + ": " + cut(parts[0], 150))
+		}
+		posts = append(posts, post{text: text, blocks: blocks})
+	}
+	return posts
+}
+
+// cardActions are the buttons of the root card. Each carries the
+// conversation number, so a click needs no lookup by message.
+func cardActions(c *store.Conversation) slack.Block {
+	v := convValue(c.Num)
+	btn := func(action, label string, style slack.Style) slack.BlockElement {
+		b := slack.NewButtonBlockElement(action, v, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		if style != "" {
+			b.Style = style
+		}
+		return b
+	}
+	var els []slack.BlockElement
+	if c.Assignee == "" {
+		els = append(els, btn(actClaim, "Claim", slack.StylePrimary))
+	} else {
+		els = append(els, btn(actUnclaim, "Unclaim", ""))
+	}
+	pick := slack.NewOptionsSelectBlockElement(slack.OptTypeUser, slack.NewTextBlockObject(slack.PlainTextType, "Assign", false, false), actAssign)
+	if c.Assignee != "" {
+		pick.InitialUser = c.Assignee
+	}
+	els = append(els, pick)
+	if c.Status == store.StatusClosed {
+		els = append(els, btn(actReopen, "Reopen", ""))
+	} else {
+		els = append(els, btn(actClose, "Close", slack.StyleDanger))
+	}
+	if c.Status != store.StatusHold && c.Status != store.StatusClosed {
+		els = append(els, btn(actHold, "On hold", ""))
+	}
+	return slack.NewActionBlock(actionBlockID(c.Num), els...)
+}
