@@ -1,0 +1,204 @@
+package slackfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"unicode/utf8"
+)
+
+// validateBlocks checks a blocks array against (a subset of) Block Kit's
+// limits, answering like Slack: invalid_blocks_format for bad JSON,
+// invalid_blocks with "errors" and response_metadata.messages otherwise.
+func validateBlocks(raw string, maxBlocks int) (json.RawMessage, answer, bool) {
+	var blocks []map[string]any
+	if err := json.Unmarshal([]byte(raw), &blocks); err != nil {
+		return nil, errAnswer("invalid_blocks_format"), false
+	}
+	v := &blockValidator{}
+	if len(blocks) > maxBlocks {
+		v.errf("/blocks", "no more than %d items allowed", maxBlocks)
+	}
+	ids := map[string]bool{}
+	for i, b := range blocks {
+		v.block(fmt.Sprintf("/blocks/%d", i), b, ids)
+	}
+	if len(v.errs) > 0 {
+		msgs := make([]string, len(v.errs))
+		for i, e := range v.errs {
+			msgs[i] = "[ERROR] " + e
+		}
+		return nil, answer{status: http.StatusOK, body: obj{
+			"ok":                false,
+			"error":             "invalid_blocks",
+			"errors":            v.errs,
+			"response_metadata": obj{"messages": msgs},
+		}}, false
+	}
+	return json.RawMessage(raw), answer{}, true
+}
+
+type blockValidator struct{ errs []string }
+
+func (v *blockValidator) errf(ptr, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Sprintf(format, args...)+" [json-pointer:"+ptr+"]")
+}
+
+func str(m map[string]any, k string) (string, bool) {
+	s, ok := m[k].(string)
+	return s, ok
+}
+
+func (v *blockValidator) maxLen(ptr, s string, max int) {
+	if utf8.RuneCountInString(s) > max {
+		v.errf(ptr, "must be less than %d characters", max+1)
+	}
+}
+
+// text checks a text object: {"type":"plain_text"|"mrkdwn","text":"..."}.
+func (v *blockValidator) text(ptr string, t any, max int, plainOnly bool) {
+	m, ok := t.(map[string]any)
+	if !ok {
+		v.errf(ptr, "must be an object")
+		return
+	}
+	typ, _ := str(m, "type")
+	switch {
+	case typ == "plain_text":
+	case typ == "mrkdwn" && !plainOnly:
+	case plainOnly:
+		v.errf(ptr+"/type", "must be 'plain_text'")
+	default:
+		v.errf(ptr+"/type", "must be one of 'plain_text', 'mrkdwn'")
+	}
+	s, ok := str(m, "text")
+	if !ok || s == "" {
+		v.errf(ptr+"/text", "must be more than 0 characters")
+		return
+	}
+	v.maxLen(ptr+"/text", s, max)
+}
+
+func (v *blockValidator) block(ptr string, b map[string]any, ids map[string]bool) {
+	typ, _ := str(b, "type")
+	if typ == "" {
+		v.errf(ptr, "missing required field: type")
+		return
+	}
+	if id, ok := str(b, "block_id"); ok {
+		v.maxLen(ptr+"/block_id", id, 255)
+		if ids[id] {
+			v.errf(ptr+"/block_id", "duplicate block_id")
+		}
+		ids[id] = true
+	}
+	switch typ {
+	case "section":
+		t, hasText := b["text"]
+		f, hasFields := b["fields"].([]any)
+		if !hasText && !hasFields {
+			v.errf(ptr, "must provide either text or fields")
+		}
+		if hasText {
+			v.text(ptr+"/text", t, 3000, false)
+		}
+		if hasFields {
+			if len(f) > 10 {
+				v.errf(ptr+"/fields", "no more than 10 items allowed")
+			}
+			for i, ft := range f {
+				v.text(fmt.Sprintf("%s/fields/%d", ptr, i), ft, 2000, false)
+			}
+		}
+		if acc, ok := b["accessory"].(map[string]any); ok {
+			v.element(ptr+"/accessory", acc, map[string]bool{})
+		}
+	case "header":
+		v.text(ptr+"/text", b["text"], 150, true)
+	case "context":
+		els, _ := b["elements"].([]any)
+		if len(els) == 0 {
+			v.errf(ptr+"/elements", "must provide at least 1 item")
+		}
+		if len(els) > 10 {
+			v.errf(ptr+"/elements", "no more than 10 items allowed")
+		}
+		for i, e := range els {
+			if m, ok := e.(map[string]any); ok {
+				if t, _ := str(m, "type"); t == "plain_text" || t == "mrkdwn" {
+					v.text(fmt.Sprintf("%s/elements/%d", ptr, i), m, 3000, false)
+				}
+			}
+		}
+	case "actions":
+		els, _ := b["elements"].([]any)
+		if len(els) == 0 {
+			v.errf(ptr+"/elements", "must provide at least 1 item")
+		}
+		if len(els) > 25 {
+			v.errf(ptr+"/elements", "no more than 25 items allowed")
+		}
+		actionIDs := map[string]bool{}
+		for i, e := range els {
+			if m, ok := e.(map[string]any); ok {
+				v.element(fmt.Sprintf("%s/elements/%d", ptr, i), m, actionIDs)
+			}
+		}
+	case "image":
+		if u, _ := str(b, "image_url"); u == "" && b["slack_file"] == nil {
+			v.errf(ptr, "must provide image_url or slack_file")
+		}
+		if a, _ := str(b, "alt_text"); a == "" {
+			v.errf(ptr+"/alt_text", "must be more than 0 characters")
+		} else {
+			v.maxLen(ptr+"/alt_text", a, 2000)
+		}
+	case "markdown":
+		t, _ := str(b, "text")
+		if t == "" {
+			v.errf(ptr+"/text", "must be more than 0 characters")
+		}
+		v.maxLen(ptr+"/text", t, 12000)
+	}
+}
+
+func (v *blockValidator) element(ptr string, e map[string]any, actionIDs map[string]bool) {
+	typ, _ := str(e, "type")
+	if id, ok := str(e, "action_id"); ok {
+		v.maxLen(ptr+"/action_id", id, 255)
+		if actionIDs[id] {
+			v.errf(ptr+"/action_id", "duplicate action_id")
+		}
+		actionIDs[id] = true
+	}
+	switch typ {
+	case "button":
+		v.text(ptr+"/text", e["text"], 75, true)
+		if s, ok := str(e, "value"); ok {
+			v.maxLen(ptr+"/value", s, 2000)
+		}
+		if s, ok := str(e, "url"); ok {
+			v.maxLen(ptr+"/url", s, 3000)
+		}
+	case "static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes":
+		opts, _ := e["options"].([]any)
+		if typ == "overflow" && (len(opts) < 1 || len(opts) > 5) {
+			v.errf(ptr+"/options", "must provide between 1 and 5 items")
+		}
+		if len(opts) > 100 {
+			v.errf(ptr+"/options", "no more than 100 items allowed")
+		}
+		for i, o := range opts {
+			if m, ok := o.(map[string]any); ok {
+				op := fmt.Sprintf("%s/options/%d", ptr, i)
+				v.text(op+"/text", m["text"], 75, typ != "radio_buttons" && typ != "checkboxes")
+				if s, ok := str(m, "value"); ok {
+					v.maxLen(op+"/value", s, 150)
+				}
+			}
+		}
+	}
+	if p, ok := e["placeholder"]; ok {
+		v.text(ptr+"/placeholder", p, 150, true)
+	}
+}

@@ -1,0 +1,250 @@
+package mailbridge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/inboxbot/inboxbot/store"
+)
+
+// SMTPConfig says how replies leave.
+type SMTPConfig struct {
+	Addr     string // host:port
+	Username string // no AUTH when empty
+	Password string
+	TLS      string // TLSImplicit, TLSStartTLS (default) or TLSNone
+	// TLSConfig overrides certificate checks (tests against self-signed servers).
+	TLSConfig *tls.Config
+
+	FromAddr string // INBOX_ADDRESS
+	FromName string // INBOX_NAME, the team's display name
+
+	// MaxAttempts bounds retries of temporary failures; then the reply is
+	// reported as failed in its thread.
+	MaxAttempts int // default 12 (about 3 hours with the backoff below)
+	// RetryBase is the wait after the first failed attempt; it doubles
+	// with each further one, up to half an hour.
+	RetryBase time.Duration // default 5 seconds
+}
+
+// Sender drains the store's outbox.
+type Sender struct {
+	cfg SMTPConfig
+	st  *store.Store
+	log *slog.Logger
+	now func() time.Time
+}
+
+// NewSender returns a sender; Run starts it.
+func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
+	if cfg.TLS == "" {
+		cfg.TLS = TLSStartTLS
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 12
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 5 * time.Second
+	}
+	return &Sender{cfg: cfg, st: st, log: log.With("component", "smtp"), now: time.Now}
+}
+
+// backoff is the wait after the n-th failed attempt.
+func (s *Sender) backoff(n int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < n && d < 30*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Minute)
+}
+
+// Run sends due jobs until ctx is done. It wakes when the store queues a
+// reply and when a retry falls due.
+func (s *Sender) Run(ctx context.Context) error {
+	for {
+		next, err := s.drain(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// The store failing is not the mail's fault: look again soon.
+			s.log.Error("outbox", "err", err)
+			next = s.now().Add(5 * time.Second)
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(s.now()), 0)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-s.st.MailKick():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// drain sends every due job once and returns when the next one falls due.
+func (s *Sender) drain(ctx context.Context) (time.Time, error) {
+	jobs, err := s.st.MailJobs()
+	if err != nil {
+		return time.Time{}, err
+	}
+	var next time.Time
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			return time.Time{}, ctx.Err()
+		}
+		now := s.now()
+		if j.NextAttempt.After(now) {
+			if next.IsZero() || j.NextAttempt.Before(next) {
+				next = j.NextAttempt
+			}
+			continue
+		}
+		if err := s.attempt(ctx, j); err != nil {
+			return time.Time{}, err
+		}
+		// A retry may be due later; read the queue again for it.
+		next = now
+	}
+	return next, nil
+}
+
+// attempt sends one job, recording the attempt before and the outcome after.
+func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
+	attempt := j.Attempts + 1
+	if err := s.st.BeginMailAttempt(j.Seq, s.now().Add(s.backoff(attempt))); err != nil {
+		return err
+	}
+	log := s.log.With("conv", j.Conv, "seq", j.Seq, "message_id", j.MessageID, "to", j.To.Addr, "attempt", attempt)
+	err := s.send(ctx, j)
+	switch {
+	case err == nil:
+		log.Info("reply sent")
+		return s.st.MailDone(j.Seq, "")
+	case ctx.Err() != nil:
+		// Shutting down: the attempt stays recorded and is retried after
+		// its backoff, with the same Message-ID.
+		return ctx.Err()
+	case IsTemporary(err) && attempt < s.cfg.MaxAttempts:
+		log.Warn("reply not sent, will retry", "err", err, "in", s.backoff(attempt))
+		return s.st.MailRetry(j.Seq, s.now().Add(s.backoff(attempt)), err.Error())
+	default:
+		log.Error("reply could not be sent", "err", err)
+		return s.st.MailDone(j.Seq, err.Error())
+	}
+}
+
+// IsTemporary reports whether a send error may go away by itself: a 4xx
+// reply, or no reply at all (the server could not be reached, the link
+// broke). Only a 5xx reply is a final no.
+func IsTemporary(err error) bool {
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		return false
+	}
+	var se *mail.SendError
+	if errors.As(err, &se) {
+		// go-mail classifies only SMTP replies; a link that broke
+		// mid-session comes as a SendError without a code.
+		return se.IsTemp() || se.ErrorCode() == 0
+	}
+	return true
+}
+
+func (s *Sender) send(ctx context.Context, j store.MailJob) error {
+	m, err := s.compose(j)
+	if err != nil {
+		return &permanentError{err}
+	}
+	host, portStr, err := net.SplitHostPort(s.cfg.Addr)
+	if err != nil {
+		return &permanentError{fmt.Errorf("SMTP_ADDR %q: %w", s.cfg.Addr, err)}
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return &permanentError{fmt.Errorf("SMTP_ADDR %q: bad port", s.cfg.Addr)}
+	}
+	opts := []mail.Option{mail.WithPort(port), mail.WithTimeout(60 * time.Second)}
+	if s.cfg.TLSConfig != nil {
+		tc := s.cfg.TLSConfig.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName = host
+		}
+		opts = append(opts, mail.WithTLSConfig(tc))
+	}
+	switch s.cfg.TLS {
+	case TLSImplicit:
+		opts = append(opts, mail.WithSSL())
+	case TLSNone:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if s.cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
+			mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
+	}
+	client, err := mail.NewClient(host, opts...)
+	if err != nil {
+		return &permanentError{err}
+	}
+	return client.DialAndSendWithContext(ctx, m)
+}
+
+// permanentError marks a failure no retry can fix (a malformed address).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// compose builds the reply. Threading: In-Reply-To names the customer's
+// mail, References the chain, as one space-separated value (go-mail would
+// join several values with ", ", which some clients read as one ID).
+func (s *Sender) compose(j store.MailJob) (*mail.Msg, error) {
+	m := mail.NewMsg()
+	if err := m.FromFormat(FromName(j.AgentName, s.cfg.FromName), s.cfg.FromAddr); err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	if err := m.AddToFormat(j.To.Name, j.To.Addr); err != nil {
+		return nil, fmt.Errorf("to %q: %w", j.To.Addr, err)
+	}
+	m.Subject(j.Subject)
+	m.SetMessageIDWithValue(j.MessageID)
+	m.SetDateWithValue(j.Created)
+	if j.InReplyTo != "" {
+		m.SetGenHeader(mail.HeaderInReplyTo, "<"+j.InReplyTo+">")
+	}
+	if len(j.References) > 0 {
+		m.SetGenHeader(mail.HeaderReferences, "<"+strings.Join(j.References, "> <")+">")
+	}
+	m.SetUserAgent("inboxbot")
+	m.SetBodyString(mail.TypeTextPlain, j.Text)
+	return m, nil
+}
+
+// FromName is the display name of a reply: the agent, then the team, so the
+// customer sees who answered and for whom ("Alice Agent (Acme Support)").
+func FromName(agent, team string) string {
+	switch {
+	case agent == "":
+		return team
+	case team == "":
+		return agent
+	default:
+		return agent + " (" + team + ")"
+	}
+}
