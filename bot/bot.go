@@ -40,6 +40,7 @@ type Bot struct {
 	users   *cache[string] // user ID -> real name
 	members *cache[bool]   // user ID -> member of the inbox channel
 	convMu  keyedMutex     // serialises changes and card updates per conversation
+	rootMu  sync.RWMutex   // held while a root message is posted and recorded
 	wg      sync.WaitGroup // event handlers in flight
 }
 
@@ -162,7 +163,7 @@ func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.
 	case isNote(e.Text):
 		return nil
 	}
-	conv, err := b.st.ConvByThread(e.ThreadTimeStamp)
+	conv, err := b.convByThread(e.ThreadTimeStamp)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // a thread that is not a conversation
 	} else if err != nil {
@@ -195,6 +196,19 @@ func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.
 		}()
 	}
 	return nil
+}
+
+// convByThread finds the conversation of a thread. A thread not (yet)
+// known may belong to a root being posted right now: wait for that post to
+// be recorded before giving up on it.
+func (b *Bot) convByThread(ts string) (*store.Conversation, error) {
+	c, err := b.st.ConvByThread(ts)
+	if !errors.Is(err, store.ErrNotFound) {
+		return c, err
+	}
+	b.rootMu.RLock()
+	defer b.rootMu.RUnlock()
+	return b.st.ConvByThread(ts)
 }
 
 // userName is a user's real name for the From of their replies.

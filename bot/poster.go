@@ -141,15 +141,7 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 			} else if thread == "" {
 				return fmt.Errorf("conversation %d has no root message", conv.Num)
 			}
-			ts, err := b.postPart(ctx, j, thread, p)
-			if err != nil {
-				return err
-			}
-			root := ""
-			if p.root {
-				root, conv.RootTS = ts, ts
-			}
-			if err := b.st.SlackPartDone(j.Seq, root); err != nil {
+			if err := b.postMailPart(ctx, j, conv, thread, p); err != nil {
 				return err
 			}
 			j.Done++
@@ -181,6 +173,25 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	return b.st.FinishSlackJob(j.Seq)
 }
 
+// postMailPart posts one part and records it. While a root is being posted,
+// rootMu is held: a reply in its thread that arrives before the mapping is
+// recorded waits for it instead of being taken for a stranger's thread.
+func (b *Bot) postMailPart(ctx context.Context, j *store.SlackJob, conv *store.Conversation, thread string, p post) error {
+	if p.root {
+		b.rootMu.Lock()
+		defer b.rootMu.Unlock()
+	}
+	ts, err := b.postPart(ctx, j, thread, p)
+	if err != nil {
+		return err
+	}
+	root := ""
+	if p.root {
+		root, conv.RootTS = ts, ts
+	}
+	return b.st.SlackPartDone(j.Seq, root)
+}
+
 // react adds a reaction to a thread message; one already there is fine.
 func (b *Bot) react(ctx context.Context, _ string, ts, name string) error {
 	if ts == "" {
@@ -199,7 +210,7 @@ func (b *Bot) react(ctx context.Context, _ string, ts, name string) error {
 // Slack (by its metadata) before anything is posted again.
 func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, thread string, p post) (string, error) {
 	if j.Attempting {
-		ts, err := b.findPost(ctx, j.Seq, j.Done, thread, j.Created)
+		ts, err := b.findPost(ctx, j.Seq, j.Done, thread)
 		if err != nil {
 			return "", fmt.Errorf("looking for an earlier attempt: %w", err)
 		}
@@ -241,9 +252,9 @@ func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, thread string, p 
 }
 
 // findPost looks for a message carrying the metadata of (seq, part): among
-// the channel's top-level messages since the job was queued, or among the
-// thread's replies.
-func (b *Bot) findPost(ctx context.Context, seq uint64, part int, thread string, since time.Time) (string, error) {
+// the channel's latest top-level messages (newest first: an interrupted post
+// is recent), or among the thread's replies.
+func (b *Bot) findPost(ctx context.Context, seq uint64, part int, thread string) (string, error) {
 	match := func(msgs []slack.Message) string {
 		for _, m := range msgs {
 			if s, p, ok := parsePostMeta(m.Metadata); ok && s == seq && p == part {
@@ -253,7 +264,7 @@ func (b *Bot) findPost(ctx context.Context, seq uint64, part int, thread string,
 		return ""
 	}
 	cursor := ""
-	for page := 0; page < 20; page++ {
+	for page := 0; page < 10; page++ {
 		var msgs []slack.Message
 		var more bool
 		var err error
@@ -261,7 +272,6 @@ func (b *Bot) findPost(ctx context.Context, seq uint64, part int, thread string,
 			var r *slack.GetConversationHistoryResponse
 			r, err = b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
 				ChannelID: b.cfg.Channel, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
-				Oldest: fmt.Sprintf("%d.000000", since.Add(-time.Minute).Unix()),
 			})
 			if r != nil {
 				msgs, more, cursor = r.Messages, r.HasMore, r.ResponseMetaData.NextCursor

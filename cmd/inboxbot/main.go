@@ -67,6 +67,7 @@ type Main struct {
 	// Knobs for tests; zero values are right for production.
 	TLSConfig *tls.Config // certificate checks for IMAP and SMTP
 	IMAPTune  mailbridge.IMAPConfig
+	SMTPRetry time.Duration
 	MemberTTL time.Duration
 
 	st     *store.Store
@@ -104,7 +105,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	s := mailbridge.NewSender(mailbridge.SMTPConfig{
 		Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
-		TLSConfig: m.TLSConfig, FromAddr: c.InboxAddress, FromName: c.InboxName,
+		TLSConfig: m.TLSConfig, FromAddr: c.InboxAddress, FromName: c.InboxName, RetryBase: m.SMTPRetry,
 	}, st, m.Log)
 
 	for name, run := range map[string]func(context.Context) error{"slack": b.Run, "imap": w.Run, "smtp": s.Run} {

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"github.com/inboxbot/inboxbot/bot/slackfake"
+	"github.com/inboxbot/inboxbot/mailbridge"
+	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
+)
+
+const (
+	inboxChannel = "CINBOX"
+	alice        = "UALICE" // member of the inbox channel
+	bob          = "UBOB"   // member
+	mallory      = "UMAL"   // not a member
+)
+
+// harness runs the real wiring (Main) against in-process counterparts: an
+// IMAP server, an SMTP server that records, and the Slack fake driven by the
+// real slack-go client.
+type harness struct {
+	t     *testing.T
+	imap  *mailtest.IMAPServer
+	smtp  *mailtest.SMTPServer
+	slack *slackfake.Server
+	cfg   Config
+	m     *Main
+	logs  *syncBuffer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{
+		t:     t,
+		imap:  mailtest.NewIMAPServer(t),
+		smtp:  mailtest.NewSMTPServer(t),
+		slack: slackfake.New(),
+		logs:  &syncBuffer{},
+	}
+	t.Cleanup(h.slack.Close)
+	h.slack.AddUser(alice, "alice", "Alice Agent")
+	h.slack.AddUser(bob, "bob", "Bob Builder")
+	h.slack.AddUser(mallory, "mallory", "Mallory Outsider")
+	h.slack.AddChannel(inboxChannel, alice, bob, slackfake.BotUserID)
+	h.cfg = Config{
+		SlackBotToken: slackfake.BotToken, SlackAppToken: slackfake.AppToken, SlackAPIURL: h.slack.URL(),
+		Channel: inboxChannel, InboxAddress: "support@acme.test", InboxName: "Acme Support",
+		IMAPAddr: h.imap.Addr, IMAPUsername: h.imap.Username, IMAPPassword: h.imap.Password, IMAPTLS: "none", IMAPMailbox: "INBOX",
+		SMTPAddr: h.smtp.Addr, SMTPTLS: "none",
+		DBPath: filepath.Join(t.TempDir(), "inboxbot.db"),
+	}
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			t.Logf("inboxbot log:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+// start runs Main and waits until it is connected to Slack and watching
+// the mailbox (so that mail appended from now on is new mail).
+func (h *harness) start() {
+	h.t.Helper()
+	if h.m != nil {
+		h.t.Fatal("already running")
+	}
+	m := NewMain(h.cfg, slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	m.IMAPTune = mailbridge.IMAPConfig{Recheck: 100 * time.Millisecond, IdleRestart: 3 * time.Second, Poll: 200 * time.Millisecond}
+	m.SMTPRetry = 50 * time.Millisecond
+	m.MemberTTL = time.Millisecond
+	if err := m.Run(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.m = m
+	ctx := h.ctx()
+	if err := h.slack.WaitConnected(ctx); err != nil {
+		h.t.Fatalf("socket mode never connected: %v", err)
+	}
+	h.poll("mailbox watched", func() bool {
+		_, ok, _ := m.st.Watermark("INBOX")
+		return ok
+	})
+}
+
+// stop shuts Main down the way a crash at this point would leave things:
+// nothing more is done after the call returns.
+func (h *harness) stop() {
+	if h.m == nil {
+		return
+	}
+	if err := h.m.Close(); err != nil {
+		h.t.Errorf("close: %v", err)
+	}
+	h.m = nil
+}
+
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stop()
+	h.start()
+}
+
+func (h *harness) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	h.t.Cleanup(cancel)
+	return ctx
+}
+
+// poll waits for a condition that nothing signals (state in the store).
+func (h *harness) poll(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// roots are the top-level messages of the inbox channel.
+func (h *harness) roots() []slackfake.Message {
+	var out []slackfake.Message
+	for _, m := range h.slack.Messages(inboxChannel) {
+		if m.ThreadTS == "" || m.ThreadTS == m.TS {
+			if m.BotID != "" {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// thread returns the replies under root.
+func (h *harness) thread(root string) []slackfake.Message {
+	var out []slackfake.Message
+	for _, m := range h.slack.Messages(inboxChannel) {
+		if m.ThreadTS == root && m.TS != root {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (h *harness) waitRoots(n int) []slackfake.Message {
+	h.t.Helper()
+	if err := h.slack.WaitFor(h.ctx(), func(*slackfake.Server) bool { return len(h.roots()) >= n }); err != nil {
+		h.t.Fatalf("waiting for %d root messages, have %d: %v", n, len(h.roots()), err)
+	}
+	return h.roots()
+}
+
+// waitThread waits until the thread under root has a reply for which match is true.
+func (h *harness) waitThread(root string, match func(slackfake.Message) bool) slackfake.Message {
+	h.t.Helper()
+	var found slackfake.Message
+	err := h.slack.WaitFor(h.ctx(), func(*slackfake.Server) bool {
+		for _, m := range h.thread(root) {
+			if match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		h.t.Fatalf("waiting in thread %s: %v; thread has %d replies", root, err, len(h.thread(root)))
+	}
+	return found
+}
+
+func (h *harness) waitMails(n int) []mailtest.Received {
+	h.t.Helper()
+	got, err := h.smtp.WaitFor(h.ctx(), n)
+	if err != nil {
+		h.t.Fatalf("waiting for %d mails, have %d: %v", n, len(h.smtp.Messages()), err)
+	}
+	return got
+}
+
+// ack waits until the bot acked an envelope: by then whatever it does with
+// the event is committed.
+func (h *harness) ack(envelopeID string) json.RawMessage {
+	h.t.Helper()
+	p, err := h.slack.WaitAck(h.ctx(), envelopeID)
+	if err != nil {
+		h.t.Fatalf("envelope %s not acked: %v", envelopeID, err)
+	}
+	return p
+}
+
+func (h *harness) deliver(raw []byte) {
+	h.t.Helper()
+	h.imap.Append(h.t, "INBOX", raw)
+}
+
+// text is everything a Slack message shows, blocks included.
+func text(m slackfake.Message) string { return m.Text + "\n" + string(m.Blocks) }
+
+// customerMail builds an inbound mail.
+type customerMail struct {
+	From, ReplyTo, Subject, MessageID, InReplyTo, References, Body string
+	Extra                                                           map[string]string
+}
+
+func (c customerMail) raw() []byte {
+	var b bytes.Buffer
+	from := c.From
+	if from == "" {
+		from = "Carl Customer <carl@example.com>"
+	}
+	fmt.Fprintf(&b, "From: %s\r\nTo: Acme Support <support@acme.test>\r\nSubject: %s\r\n", from, c.Subject)
+	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <%s>\r\n", time.Now().Format(time.RFC1123Z), c.MessageID)
+	if c.ReplyTo != "" {
+		fmt.Fprintf(&b, "Reply-To: %s\r\n", c.ReplyTo)
+	}
+	if c.InReplyTo != "" {
+		fmt.Fprintf(&b, "In-Reply-To: <%s>\r\n", c.InReplyTo)
+	}
+	if c.References != "" {
+		fmt.Fprintf(&b, "References: %s\r\n", c.References)
+	}
+	for k, v := range c.Extra {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+	}
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+	b.WriteString(strings.ReplaceAll(c.Body, "\n", "\r\n"))
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// parsedMail reads a received mail's header.
+func parsedMail(t *testing.T, r mailtest.Received) (*mail.Header, string) {
+	t.Helper()
+	mr, err := mail.CreateReader(bytes.NewReader(r.Data))
+	if err != nil {
+		t.Fatalf("received mail does not parse: %v\n%s", err, r.Data)
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatalf("received mail has no body: %v", err)
+	}
+	var body bytes.Buffer
+	body.ReadFrom(p.Body)
+	return &mr.Header, body.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
