@@ -36,12 +36,13 @@ type Bot struct {
 	log *slog.Logger
 
 	botUserID, botID string
+	teamURL          string // https://team.slack.com/, for permalinks
 
-	users   *cache[string] // user ID -> real name
-	members *cache[bool]   // user ID -> member of the inbox channel
-	convMu  keyedMutex     // serialises changes and card updates per conversation
-	rootMu  sync.RWMutex   // held while a root message is posted and recorded
-	wg      sync.WaitGroup // event handlers in flight
+	users   *cache[string]          // user ID -> real name
+	members *cache[map[string]bool] // channel -> its members
+	convMu  keyedMutex              // serialises changes and card updates per conversation
+	rootMu  sync.RWMutex            // held while a root message is posted and recorded
+	wg      sync.WaitGroup          // event handlers in flight
 }
 
 // New returns a bot using api (built with the bot token, and the app token
@@ -52,7 +53,7 @@ func New(cfg Config, api *slack.Client, st *store.Store, log *slog.Logger) *Bot 
 	}
 	return &Bot{
 		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
-		users: newCache[string](time.Hour), members: newCache[bool](cfg.MemberTTL),
+		users: newCache[string](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
 	}
 }
 
@@ -62,7 +63,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("slack auth.test: %w", err)
 	}
-	b.botUserID, b.botID = auth.UserID, auth.BotID
+	b.botUserID, b.botID, b.teamURL = auth.UserID, auth.BotID, auth.URL
+	if b.teamURL != "" && !strings.HasSuffix(b.teamURL, "/") {
+		b.teamURL += "/"
+	}
 	b.log.Info("slack connected", "bot_user", b.botUserID, "team", auth.Team)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -186,15 +190,6 @@ func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.
 		return err
 	}
 	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID)
-	if conv.Assignee == "" {
-		// The replier became the owner: say so and show it.
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			b.announce(ctx, conv.Num, fmt.Sprintf("<@%s> replied and now owns this conversation", e.User))
-			b.refreshCard(ctx, conv.Num)
-		}()
-	}
 	return nil
 }
 
@@ -238,58 +233,14 @@ func firstNonEmpty(ss ...string) string {
 // refreshCard re-renders a conversation's root message from the store.
 // Holding the conversation's lock while reading and updating means the last
 // update to reach Slack is always made from the latest state.
-func (b *Bot) refreshCard(ctx context.Context, num uint64) {
+func (b *Bot) refreshCard(ctx context.Context, num uint64) error {
 	unlock := b.convMu.lock(num)
 	defer unlock()
-	for attempt := 1; ; attempt++ {
-		c, err := b.st.Conv(num)
-		if err != nil || c.RootTS == "" {
-			return
-		}
-		_, _, _, err = b.api.UpdateMessageContext(ctx, b.cfg.Channel, c.RootTS,
-			slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true)...))
-		if err == nil {
-			return
-		}
-		if attempt == 4 || ctx.Err() != nil {
-			b.log.Error("card update failed", "conv", num, "err", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(retryDelay(err, attempt)):
-		}
-	}
-}
-
-// announce posts a line of the activity log into a conversation's thread.
-func (b *Bot) announce(ctx context.Context, num uint64, text string) {
 	c, err := b.st.Conv(num)
 	if err != nil || c.RootTS == "" {
-		return
+		return err
 	}
-	for attempt := 1; ; attempt++ {
-		_, _, err := b.api.PostMessageContext(ctx, b.cfg.Channel, slack.MsgOptionText(text, false),
-			slack.MsgOptionTS(c.RootTS), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
-		if err == nil || !retriable(err) || attempt == 4 || ctx.Err() != nil {
-			if err != nil {
-				b.log.Error("activity post failed", "conv", num, "err", err)
-			}
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(retryDelay(err, attempt)):
-		}
-	}
-}
-
-// retriable: a post that certainly did not happen and may succeed later.
-// A post whose outcome is unknown is not repeated: an activity line said
-// twice is worse than the card, which shows the state anyway.
-func retriable(err error) bool {
-	var rl *slack.RateLimitedError
-	return errors.As(err, &rl)
+	_, _, _, err = b.api.UpdateMessageContext(ctx, b.cfg.Channel, c.RootTS,
+		slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true)...))
+	return err
 }

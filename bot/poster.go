@@ -130,6 +130,10 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	if err != nil {
 		return err
 	}
+	if j.Kind != store.JobMail && conv.RootTS == "" {
+		// Jobs of a conversation run in order, so its root comes first.
+		return fmt.Errorf("conversation %d has no root message yet", conv.Num)
+	}
 	switch j.Kind {
 	case store.JobMail:
 		posts := mailPosts(conv, j)
@@ -147,15 +151,28 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 			j.Done++
 			j.Attempting = false
 		}
-		if !j.NewConv {
-			// The mail may have reopened the conversation.
-			b.refreshCard(ctx, conv.Num)
+	case store.JobActivity:
+		if j.Done == 0 && j.Change != nil {
+			p := post{text: activityText(conv, j.Change)}
+			if _, err := b.postPart(ctx, j, conv.RootTS, p); err != nil {
+				return err
+			}
+			if err := b.st.SlackPartDone(j.Seq, ""); err != nil {
+				return err
+			}
+			j.Done++
 		}
-	case store.JobSent:
-		if err := b.react(ctx, conv.RootTS, j.ReplyTS, "email"); err != nil {
+		if err := b.refreshCard(ctx, conv.Num); err != nil {
 			return err
 		}
-		b.refreshCard(ctx, conv.Num)
+	case store.JobSent:
+		if err := b.react(ctx, j.ReplyTS, "email"); err != nil {
+			return err
+		}
+		// The conversation now waits on the customer.
+		if err := b.refreshCard(ctx, conv.Num); err != nil {
+			return err
+		}
 	case store.JobFailed:
 		if j.Done == 0 {
 			p := post{text: escape(fmt.Sprintf("⚠️ This reply was NOT sent to %s: %s", j.To, j.Error))}
@@ -166,7 +183,7 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 				return err
 			}
 		}
-		if err := b.react(ctx, conv.RootTS, j.ReplyTS, "x"); err != nil {
+		if err := b.react(ctx, j.ReplyTS, "x"); err != nil {
 			return err
 		}
 	}
@@ -193,7 +210,7 @@ func (b *Bot) postMailPart(ctx context.Context, j *store.SlackJob, conv *store.C
 }
 
 // react adds a reaction to a thread message; one already there is fine.
-func (b *Bot) react(ctx context.Context, _ string, ts, name string) error {
+func (b *Bot) react(ctx context.Context, ts, name string) error {
 	if ts == "" {
 		return nil
 	}

@@ -156,6 +156,7 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 		c.First = &first
 	}
 	c.Updated = now
+	var reopened *Change
 	if !m.Auto {
 		// Replies go to the latest human sender; an auto-reply must not
 		// redirect them to a robot.
@@ -170,7 +171,8 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 		if !isNew && c.Status != StatusOpen {
 			c.Status = StatusOpen
 			c.ClosedAt = time.Time{}
-			c.History = append(c.History, Change{At: now, Action: "reopened", Target: "customer"})
+			reopened = &Change{At: now, Action: ActReopen, Target: "customer"}
+			c.History = append(c.History, *reopened)
 		}
 	} else if isNew {
 		c.ReplyTo = m.From
@@ -192,7 +194,16 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 		return 0, false, "", err
 	}
 	job := SlackJob{Seq: seq, Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now}
-	return conv, isNew, "", putJSON(q, u64(seq), job)
+	if err := putJSON(q, u64(seq), job); err != nil {
+		return 0, false, "", err
+	}
+	if reopened != nil {
+		// After the mail, so the thread reads: the answer, then the reopen.
+		if err := enqueueActivity(tx, conv, *reopened, now); err != nil {
+			return 0, false, "", err
+		}
+	}
+	return conv, isNew, "", nil
 }
 
 // findConv threads a mail: In-Reply-To first, then References newest first,

@@ -241,8 +241,13 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 			c.Chain = appendID(c.Chain, r.MessageID)
 			c.Updated = now
 			if c.Assignee == "" {
+				// Whoever answers an unassigned conversation owns it.
 				c.Assignee = r.AgentID
-				c.History = append(c.History, Change{At: now, By: r.AgentID, Action: "claimed", Target: "reply"})
+				ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
+				c.History = append(c.History, ch)
+				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+					return err
+				}
 			}
 			if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
 				return err
@@ -258,6 +263,7 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 		return nil, err
 	}
 	kick(s.mailKick)
+	kick(s.slackKick)
 	return &job, nil
 }
 

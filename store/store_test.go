@@ -287,3 +287,79 @@ func TestPruneEvents(t *testing.T) {
 		t.Error("recent event forgotten")
 	}
 }
+
+func TestActRulesAndHistory(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("w1@x", "Workflow"))
+	steps := []struct {
+		action, by, target, event string
+		want                      error
+		status                    Status
+		assignee                  string
+	}{
+		{ActClaim, "UA", "", "", nil, StatusOpen, "UA"},
+		{ActClaim, "UA", "", "", ErrNoChange, StatusOpen, "UA"},
+		{ActUnclaim, "UB", "", "", ErrNotOwner, StatusOpen, "UA"},
+		{ActAssign, "UA", "UB", "", nil, StatusOpen, "UB"},
+		{ActUnassign, "UA", "", "", nil, StatusOpen, ""},
+		{ActUnassign, "UA", "", "", ErrNoChange, StatusOpen, ""},
+		{ActHold, "UB", "", "", nil, StatusHold, ""},
+		{ActClose, "UB", "", "Ev1", nil, StatusClosed, ""},
+		{ActReopen, "UB", "", "Ev1", ErrDuplicate, StatusClosed, ""}, // redelivered event
+		{ActClose, "UB", "", "", ErrNoChange, StatusClosed, ""},
+		{ActReopen, "UA", "", "Ev2", nil, StatusOpen, ""},
+		{ActReopen, "UA", "", "", ErrNoChange, StatusOpen, ""},
+	}
+	for i, st := range steps {
+		_, err := s.Act(1, st.action, st.by, st.target, st.event)
+		if !errors.Is(err, st.want) || (st.want == nil) != (err == nil) {
+			t.Fatalf("step %d %s: err %v, want %v", i, st.action, err, st.want)
+		}
+		c, _ := s.Conv(1)
+		if c.Status != st.status || c.Assignee != st.assignee {
+			t.Fatalf("step %d %s: status %s assignee %q", i, st.action, c.Status, c.Assignee)
+		}
+	}
+	c, _ := s.Conv(1)
+	var acts []string
+	for _, h := range c.History {
+		acts = append(acts, h.Action+":"+h.By)
+	}
+	want := []string{"claimed:UA", "assigned:UA", "unassigned:UA", "hold:UB", "closed:UB", "reopened:UA"}
+	if !reflect.DeepEqual(acts, want) {
+		t.Errorf("history %v, want %v", acts, want)
+	}
+	jobs, _ := s.SlackJobs()
+	if n := len(jobs); n != 1+len(want) || jobs[n-1].Kind != JobActivity || jobs[n-1].Change.Action != ActReopen {
+		t.Errorf("activity jobs: %d, last %+v", n, jobs[n-1])
+	}
+	if _, err := s.Act(99, ActClaim, "UA", "", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown conversation: %v", err)
+	}
+}
+
+func TestCustomerReplyReopensButAutoReplyDoesNot(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("a1@x", "Reopen"))
+	s.Act(1, ActAssign, "UA", "UB", "")
+	s.Act(1, ActClose, "UA", "", "")
+	auto := mail("a2@x", "Out of office", "a1@x")
+	auto.Auto = true
+	auto.From = Address{Addr: "mailer-daemon@x"}
+	record(t, s, 2, auto)
+	if c, _ := s.Conv(1); c.Status != StatusClosed || c.ReplyTo.Addr != "carl@example.com" {
+		t.Fatalf("auto-reply changed the conversation: %+v", c)
+	}
+	record(t, s, 3, mail("a3@x", "Re: Reopen", "a1@x"))
+	c, _ := s.Conv(1)
+	if c.Status != StatusOpen || c.Assignee != "UB" {
+		t.Fatalf("customer reply: status %s assignee %q", c.Status, c.Assignee)
+	}
+	jobs, _ := s.SlackJobs()
+	last := jobs[len(jobs)-1]
+	if last.Kind != JobActivity || last.Change.Action != ActReopen || last.Change.Target != "customer" {
+		t.Errorf("no reopen line queued after the mail: %+v", last)
+	}
+}

@@ -29,17 +29,17 @@ const (
 
 // Conversation is one customer thread: one Slack thread, many mails.
 type Conversation struct {
-	Num      uint64    `json:"num"`
-	Subject  string    `json:"subject"`
-	Customer Address   `json:"customer"`
-	ReplyTo  Address   `json:"reply_to"` // where replies go: Reply-To of the latest customer mail, else its From
-	Preview  string    `json:"preview"`  // beginning of the first mail, shown on the root card; ends in "…" when cut
+	Num      uint64  `json:"num"`
+	Subject  string  `json:"subject"`
+	Customer Address `json:"customer"`
+	ReplyTo  Address `json:"reply_to"` // where replies go: Reply-To of the latest customer mail, else its From
+	Preview  string  `json:"preview"`  // beginning of the first mail, shown on the root card; ends in "…" when cut
 	// First is the first mail without its text: what the card says about
 	// it (attachments, warnings) must survive the card's updates.
-	First *InboundMail `json:"first,omitempty"`
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
-	RootTS   string    `json:"root_ts,omitempty"` // Slack ts of the root message, once posted
+	First   *InboundMail `json:"first,omitempty"`
+	Created time.Time    `json:"created"`
+	Updated time.Time    `json:"updated"`
+	RootTS  string       `json:"root_ts,omitempty"` // Slack ts of the root message, once posted
 
 	// Threading of our replies: In-Reply-To is LastInbound; References is
 	// ParentRefs plus LastInbound, or Chain when the customer's client
@@ -96,6 +96,9 @@ const (
 	JobMail   = "mail"   // post an inbound mail (root or thread reply)
 	JobSent   = "sent"   // a reply went out: mark the Slack message
 	JobFailed = "failed" // a reply could not be sent: say so in the thread
+	// JobActivity shows a workflow change: a line in the thread, and the
+	// root card brought up to date.
+	JobActivity = "activity"
 )
 
 // SlackJob is an entry of the mail → Slack queue. Posting a job may take
@@ -109,6 +112,8 @@ type SlackJob struct {
 	Mail *InboundMail `json:"mail,omitempty"` // JobMail
 	// NewConv is set when the mail opened the conversation (the root is to be posted).
 	NewConv bool `json:"new_conv,omitempty"`
+
+	Change *Change `json:"change,omitempty"` // JobActivity
 
 	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed: the agent's Slack message
 	To      string `json:"to,omitempty"`

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Workflow actions, as recorded in a conversation's history.
+const (
+	ActClaim    = "claimed"
+	ActUnclaim  = "unclaimed"
+	ActAssign   = "assigned"
+	ActUnassign = "unassigned"
+	ActClose    = "closed"
+	ActReopen   = "reopened"
+	ActHold     = "hold"
+)
+
+// Errors of Act, for answers to the person who acted.
+var (
+	ErrNoChange = errors.New("nothing to change")
+	ErrNotOwner = errors.New("not the owner")
+)
+
+// Act applies a workflow action by user `by` to conversation num: the new
+// state, its history entry and the activity line for the thread are
+// recorded together. target is the assignee for ActAssign. eventID, when
+// set, makes a redelivered Slack event a no-op (ErrDuplicate). It returns
+// ErrNoChange when the conversation is already in that state.
+func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversation, error) {
+	var out Conversation
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		if eventID != "" {
+			dup, err := seen(tx, now, "ev:"+eventID)
+			if err != nil {
+				return err
+			}
+			if dup {
+				return ErrDuplicate
+			}
+		}
+		return s.updateConv(tx, num, func(c *Conversation) error {
+			if err := apply(c, action, by, target, now); err != nil {
+				return err
+			}
+			ch := Change{At: now, By: by, Action: action, Target: target}
+			c.History = append(c.History, ch)
+			c.Updated = now
+			out = *c
+			return enqueueActivity(tx, c.Num, ch, now)
+		})
+	})
+	if err != nil {
+		// A refused action must not count as handled: the event dedup
+		// was in the same transaction and is rolled back with it.
+		return nil, err
+	}
+	kick(s.slackKick)
+	return &out, nil
+}
+
+func apply(c *Conversation, action, by, target string, now time.Time) error {
+	switch action {
+	case ActClaim:
+		if c.Assignee == by {
+			return fmt.Errorf("already yours: %w", ErrNoChange)
+		}
+		c.Assignee = by
+	case ActUnclaim:
+		if c.Assignee == "" {
+			return fmt.Errorf("not assigned: %w", ErrNoChange)
+		}
+		if c.Assignee != by {
+			return ErrNotOwner
+		}
+		c.Assignee = ""
+	case ActAssign:
+		if target == "" {
+			return fmt.Errorf("assign to nobody")
+		}
+		if c.Assignee == target {
+			return fmt.Errorf("already assigned to them: %w", ErrNoChange)
+		}
+		c.Assignee = target
+	case ActUnassign:
+		if c.Assignee == "" {
+			return fmt.Errorf("not assigned: %w", ErrNoChange)
+		}
+		c.Assignee = ""
+	case ActClose:
+		if c.Status == StatusClosed {
+			return fmt.Errorf("already closed: %w", ErrNoChange)
+		}
+		c.Status, c.ClosedAt = StatusClosed, now
+	case ActReopen:
+		if c.Status == StatusOpen {
+			return fmt.Errorf("already open: %w", ErrNoChange)
+		}
+		c.Status, c.ClosedAt = StatusOpen, time.Time{}
+	case ActHold:
+		if c.Status == StatusHold {
+			return fmt.Errorf("already on hold: %w", ErrNoChange)
+		}
+		c.Status, c.ClosedAt = StatusHold, time.Time{}
+	default:
+		return fmt.Errorf("unknown action %q", action)
+	}
+	return nil
+}
+
+// enqueueActivity queues the thread line (and card update) of a change.
+func enqueueActivity(tx *bolt.Tx, conv uint64, ch Change, now time.Time) error {
+	q := tx.Bucket(bToSlack)
+	seq, err := q.NextSequence()
+	if err != nil {
+		return err
+	}
+	return putJSON(q, u64(seq), SlackJob{Seq: seq, Kind: JobActivity, Conv: conv, Change: &ch, Created: now})
+}
