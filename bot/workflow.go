@@ -130,7 +130,7 @@ func (b *Bot) handleReaction(ctx context.Context, eventID, user, reaction, chann
 	default:
 		return nil
 	}
-	c, err := b.st.ConvByThread(ts)
+	c, err := b.convByThread(ts)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // not a root message
 	} else if err != nil {
@@ -153,10 +153,17 @@ func (b *Bot) handleReaction(ctx context.Context, eventID, user, reaction, chann
 	return nil
 }
 
-// ephemeral tells one user something in the inbox channel.
+// ephemeral tells one user something in the inbox channel, or in a direct
+// message when they are not in it (in a public channel anyone can react,
+// but only members can see an ephemeral message there).
 func (b *Bot) ephemeral(ctx context.Context, user, text string) {
-	if _, err := b.api.PostEphemeralContext(ctx, b.cfg.Channel, user, slack.MsgOptionText(text, false)); err != nil {
-		b.log.Warn("ephemeral answer failed", "user", user, "err", err)
+	_, err := b.api.PostEphemeralContext(ctx, b.cfg.Channel, user, slack.MsgOptionText(text, false))
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && se.Err == "user_not_in_channel" {
+		_, _, err = b.api.PostMessageContext(ctx, user, slack.MsgOptionText(text, false))
+	}
+	if err != nil {
+		b.log.Warn("answer to user failed", "user", user, "err", err)
 	}
 }
 

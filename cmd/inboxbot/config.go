@@ -20,7 +20,7 @@ type Config struct {
 	InboxName     string
 
 	IMAPAddr, IMAPUsername, IMAPPassword, IMAPTLS, IMAPMailbox string
-	SMTPAddr, SMTPUsername, SMTPPassword, SMTPTLS               string
+	SMTPAddr, SMTPUsername, SMTPPassword, SMTPTLS              string
 
 	DBPath string
 }

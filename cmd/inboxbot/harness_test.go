@@ -206,13 +206,17 @@ func (h *harness) deliver(raw []byte) {
 	h.imap.Append(h.t, "INBOX", raw)
 }
 
-// text is everything a Slack message shows, blocks included.
-func text(m slackfake.Message) string { return m.Text + "\n" + string(m.Blocks) }
+// text is everything a Slack message shows, blocks included (with the
+// JSON encoder's \u003c-style escapes undone, so "<@U1>" reads as sent).
+func text(m slackfake.Message) string {
+	blocks := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(m.Blocks))
+	return m.Text + "\n" + blocks
+}
 
 // customerMail builds an inbound mail.
 type customerMail struct {
 	From, ReplyTo, Subject, MessageID, InReplyTo, References, Body string
-	Extra                                                           map[string]string
+	Extra                                                          map[string]string
 }
 
 func (c customerMail) raw() []byte {
