@@ -72,10 +72,14 @@ func (b *Bot) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sm := socketmode.New(b.api)
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go func() {
 		defer b.wg.Done()
 		b.postQueue(ctx)
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.pruneEvents(ctx)
 	}()
 	go func() {
 		defer b.wg.Done()
@@ -95,6 +99,25 @@ func (b *Bot) Run(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("socket mode: %w", err)
+}
+
+// pruneEvents forgets handled Slack events after a week, hourly: Slack
+// redelivers for minutes, so the dedup table need not grow forever.
+func (b *Bot) pruneEvents(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := b.st.PruneEvents(time.Now().Add(-7 * 24 * time.Hour)); err != nil {
+			b.log.Warn("pruning handled events", "err", err)
+		} else if n > 0 {
+			b.log.Info("pruned handled events", "n", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // dispatch hands an envelope to its handler in a goroutine of its own, so a

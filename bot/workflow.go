@@ -46,7 +46,7 @@ func (b *Bot) isMember(ctx context.Context, user string) (bool, error) {
 }
 
 func (b *Bot) refusal() string {
-	return fmt.Sprintf("Only members of <#%s> can work on its conversations. Ask to be added to the channel first.", b.cfg.Channel)
+	return fmt.Sprintf("Only members of <#%s> can see and work on its conversations. Ask to be added to the channel first.", b.cfg.Channel)
 }
 
 // act applies a workflow action and returns the answer for the person who
@@ -277,8 +277,17 @@ func (b *Bot) slash(ctx context.Context, user, text string) (string, error) {
 		return usage, nil
 	}
 	verb := strings.ToLower(args[0])
+	// Reading is as private as the channel: subjects and customers are
+	// for its members only.
+	member, err := b.isMember(ctx, user)
+	if err != nil {
+		return "", err
+	}
 	switch verb {
 	case "status":
+		if !member {
+			return b.refusal(), nil
+		}
 		return b.statusText(user)
 	case "list":
 		filter := "open"
@@ -287,6 +296,9 @@ func (b *Bot) slash(ctx context.Context, user, text string) (string, error) {
 		}
 		if len(args) > 2 || listFilters[filter] == nil {
 			return "Unknown list. " + usageOf("list"), nil
+		}
+		if !member {
+			return b.refusal(), nil
 		}
 		return b.listText(user, filter)
 	}
@@ -307,10 +319,6 @@ func (b *Bot) slash(ctx context.Context, user, text string) (string, error) {
 	num, err := parseConvValue(args[1])
 	if err != nil {
 		return fmt.Sprintf("`%s` is not a conversation number. %s", escape(args[1]), usageOf(verb)), nil
-	}
-	member, err := b.isMember(ctx, user)
-	if err != nil {
-		return "", err
 	}
 	if !member {
 		return b.refusal(), nil
@@ -485,9 +493,17 @@ func (b *Bot) handleHome(ctx context.Context, e *slackevents.AppHomeOpenedEvent)
 	if e.Tab != "" && e.Tab != "home" {
 		return nil
 	}
-	view, err := b.homeView(e.User)
+	member, err := b.isMember(ctx, e.User)
 	if err != nil {
 		return err
+	}
+	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: []slack.Block{
+		slack.NewSectionBlock(mrkdwn(b.refusal()), nil, nil),
+	}}}
+	if member {
+		if view, err = b.homeView(e.User); err != nil {
+			return err
+		}
 	}
 	if _, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: e.User, View: view}); err != nil {
 		b.log.Error("views.publish", "user", e.User, "err", err)

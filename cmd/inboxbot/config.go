@@ -119,7 +119,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"DB_PATH", "inboxbot.db", &c.DBPath, nil},
 	}
 	for _, ch := range checks {
-		v := strings.TrimSpace(getenv(ch.name))
+		v := unquote(strings.TrimSpace(getenv(ch.name)))
 		if v == "" {
 			v = ch.def
 		}
@@ -138,6 +138,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, &ConfigError{"SMTP_PASSWORD", "is required when SMTP_USERNAME is set"}
 	}
 	return c, nil
+}
+
+// unquote drops one pair of matching outer quotes: `docker run --env-file`
+// keeps the quotes a shell-sourceable .env needs (INBOX_NAME="Acme Support"),
+// and nobody means them as part of a value.
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // describe turns "must be X" into "X" for the message of a missing variable.

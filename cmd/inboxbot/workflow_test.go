@@ -262,8 +262,10 @@ func TestSlashCommands(t *testing.T) {
 			}
 		}
 	}
-	if got := h.slash(mallory, "close 1"); !strings.Contains(got, "Only members") {
-		t.Errorf("non-member: %q", got)
+	for _, cmd := range []string{"close 1", "status", "list", "list closed"} {
+		if got := h.slash(mallory, cmd); !strings.Contains(got, "Only members") || strings.Contains(got, "#1") {
+			t.Errorf("non-member /inbox %s: %q", cmd, got)
+		}
 	}
 	if c := h.conv(1); c.Status != store.StatusOpen {
 		t.Errorf("non-member closed #1")
@@ -391,8 +393,16 @@ func TestAppHome(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(view, "1 open") && !strings.Contains(view, "*2 open*") {
+	if !strings.Contains(view, "*2 open* (1 unassigned) · 1 waiting on customer") {
 		t.Errorf("home lacks the counts: %s", view)
+	}
+	// Someone outside the channel sees no conversations.
+	h.ack(h.slack.AppHomeOpened(mallory))
+	if err := h.slack.WaitFor(h.ctx(), func(s *slackfake.Server) bool { _, ok := s.HomeViews()[mallory]; return ok }); err != nil {
+		t.Fatal(err)
+	}
+	if v := string(h.slack.HomeViews()[mallory]); !strings.Contains(v, "Only members") || strings.Contains(v, "Mine one") {
+		t.Errorf("non-member home: %s", v)
 	}
 }
 

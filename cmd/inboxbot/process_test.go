@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inboxbot/inboxbot/bot/slackfake"
+)
+
+// The test binary doubles as the inboxbot binary: with INBOXBOT_RUN_MAIN
+// set it runs main(), so these tests exercise the real program (signals,
+// exit codes, a kill -9) without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("INBOXBOT_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// proc is inboxbot running as a child process.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func (h *harness) env() []string {
+	c := h.cfg
+	env := []string{
+		"INBOXBOT_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"),
+		"SLACK_BOT_TOKEN=" + c.SlackBotToken, "SLACK_APP_TOKEN=" + c.SlackAppToken, "SLACK_API_URL=" + c.SlackAPIURL,
+		"INBOX_CHANNEL=" + c.Channel, "INBOX_ADDRESS=" + c.InboxAddress, "INBOX_NAME=" + c.InboxName,
+		"IMAP_ADDR=" + c.IMAPAddr, "IMAP_USERNAME=" + c.IMAPUsername, "IMAP_PASSWORD=" + c.IMAPPassword, "IMAP_TLS=none",
+		"SMTP_ADDR=" + c.SMTPAddr, "SMTP_TLS=none", "DB_PATH=" + c.DBPath,
+	}
+	return env
+}
+
+func startProc(t *testing.T, env []string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(os.Args[0]), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Env = env
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("inboxbot stderr:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) wait(t *testing.T) (exitCode int) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(20 * time.Second):
+		t.Fatal("inboxbot did not exit")
+		return -1
+	}
+}
+
+func TestProcessConfigError(t *testing.T) {
+	h := newHarness(t)
+	var env []string
+	for _, kv := range h.env() {
+		if !strings.HasPrefix(kv, "IMAP_TLS=") {
+			env = append(env, kv)
+		}
+	}
+	p := startProc(t, append(env, "IMAP_TLS=tls"))
+	if code := p.wait(t); code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	out := strings.TrimSpace(p.stderr.String())
+	if strings.Count(out, "\n") != 0 || !strings.Contains(out, "IMAP_TLS") || !strings.Contains(out, "implicit, starttls, none") {
+		t.Errorf("want one line naming IMAP_TLS and what it expects, got:\n%s", out)
+	}
+}
+
+func TestProcessGracefulStopAndNoSecretsInLogs(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.IMAPPassword = h.imap.Password
+	p := startProc(t, h.env())
+	if err := h.slack.WaitConnected(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(customerMail{Subject: "Before stop", MessageID: "bs@example.com", Body: "x"}.raw())
+	h.waitRoots(1)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	logs := p.stderr.String()
+	for _, secret := range []string{slackfake.BotToken, slackfake.AppToken, h.imap.Password} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log shows a secret %q", secret)
+		}
+	}
+	if !strings.Contains(logs, "shutting down") {
+		t.Errorf("no shutdown in the log:\n%s", logs)
+	}
+}
+
+// kill -9 while mail is flowing in both directions, then start again: every
+// mail posted once, every reply sent.
+func TestProcessKill9(t *testing.T) {
+	h := newHarness(t)
+	p := startProc(t, h.env())
+	if err := h.slack.WaitConnected(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	// The first start leaves mail already there alone: let it get past that.
+	h.deliver(customerMail{Subject: "Mail 0", MessageID: "k0@example.com", Body: "first"}.raw())
+	root := h.waitRoots(1)[0]
+	const n = 6
+	for i := 1; i < n; i++ {
+		h.deliver(customerMail{Subject: fmt.Sprintf("Mail %d", i), MessageID: fmt.Sprintf("k%d@example.com", i), Body: "x"}.raw())
+	}
+	_, env := h.slack.UserPost(inboxChannel, alice, root.TS, "reply before the crash")
+	h.ack(env)
+	h.waitRoots(2) // mid-stream
+	p.cmd.Process.Kill()
+	p.wait(t)
+
+	startProc(t, h.env())
+	roots := h.waitRoots(n)
+	h.waitMails(1)
+	// Let any duplicate show up: wait until the restarted bot has nothing
+	// left to do, which its next root post proves (queues run in order).
+	h.deliver(customerMail{Subject: "Sentinel", MessageID: "sentinel@example.com", Body: "x"}.raw())
+	roots = h.waitRoots(n + 1)
+	seen := map[string]int{}
+	for _, r := range roots {
+		seen[strings.SplitN(r.Text, "\n", 2)[0]]++
+	}
+	for subject, count := range seen {
+		if count != 1 {
+			t.Errorf("%q posted %d times", subject, count)
+		}
+	}
+	if len(roots) != n+1 {
+		t.Errorf("%d roots, want %d: %v", len(roots), n+1, seen)
+	}
+	if got := h.smtp.Messages(); len(got) < 1 || !bytes.Contains(got[0].Data, []byte("reply before the crash")) {
+		t.Errorf("reply lost: %d mails", len(got))
+	}
+}
