@@ -30,7 +30,7 @@ const (
 // IMAP server, an SMTP server that records, and the Slack fake driven by the
 // real slack-go client.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	imap  *mailtest.IMAPServer
 	smtp  *mailtest.SMTPServer
 	slack *slackfake.Server
@@ -39,7 +39,7 @@ type harness struct {
 	logs  *syncBuffer
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
