@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,31 +11,16 @@ import (
 // ---- mail → Slack -------------------------------------------------------
 
 // SlackJobs returns the queued Slack jobs, oldest first.
-func (s *Store) SlackJobs() ([]SlackJob, error) {
-	var jobs []SlackJob
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bToSlack).ForEach(func(k, v []byte) error {
-			var j SlackJob
-			if err := json.Unmarshal(v, &j); err != nil {
-				return fmt.Errorf("slack job %x: %w", k, err)
-			}
-			jobs = append(jobs, j)
-			return nil
-		})
+func (s *Store) SlackJobs() (jobs []SlackJob, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		jobs, err = list[SlackJob](tx.Bucket(bToSlack), nil)
+		return err
 	})
 	return jobs, err
 }
 
 func (s *Store) updateSlackJob(tx *bolt.Tx, seq uint64, f func(j *SlackJob) error) error {
-	q := tx.Bucket(bToSlack)
-	var j SlackJob
-	if err := getJSON(q, u64(seq), &j); err != nil {
-		return fmt.Errorf("slack job %d: %w", seq, err)
-	}
-	if err := f(&j); err != nil {
-		return err
-	}
-	return putJSON(q, u64(seq), j)
+	return update(tx.Bucket(bToSlack), u64(seq), "slack job", f)
 }
 
 // BeginSlackPart records that part job.Done is about to be sent. If the
@@ -126,34 +110,16 @@ func (s *Store) ConvByThread(rootTS string) (*Conversation, error) {
 }
 
 // Convs returns every conversation for which keep is true, in number order.
-func (s *Store) Convs(keep func(*Conversation) bool) ([]Conversation, error) {
-	var out []Conversation
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bConvs)
-		return b.ForEach(func(k, _ []byte) error {
-			var c Conversation
-			if err := getJSON(b, k, &c); err != nil {
-				return err
-			}
-			if keep == nil || keep(&c) {
-				out = append(out, c)
-			}
-			return nil
-		})
+func (s *Store) Convs(keep func(*Conversation) bool) (convs []Conversation, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		convs, err = list(tx.Bucket(bConvs), keep)
+		return err
 	})
-	return out, err
+	return convs, err
 }
 
 func (s *Store) updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) error {
-	b := tx.Bucket(bConvs)
-	var c Conversation
-	if err := getJSON(b, u64(num), &c); err != nil {
-		return fmt.Errorf("conversation %d: %w", num, err)
-	}
-	if err := f(&c); err != nil {
-		return err
-	}
-	return putJSON(b, u64(num), c)
+	return update(tx.Bucket(bConvs), u64(num), "conversation", f)
 }
 
 // ---- Slack events ---------------------------------------------------------
@@ -336,30 +302,16 @@ func stripReplyPrefix(s string) string {
 }
 
 // MailJobs returns the outbox, oldest first.
-func (s *Store) MailJobs() ([]MailJob, error) {
-	var jobs []MailJob
-	err := s.db.View(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bToMail)
-		return q.ForEach(func(k, _ []byte) error {
-			var j MailJob
-			if err := getJSON(q, k, &j); err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
-			return nil
-		})
+func (s *Store) MailJobs() (jobs []MailJob, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		jobs, err = list[MailJob](tx.Bucket(bToMail), nil)
+		return err
 	})
 	return jobs, err
 }
 
 func (s *Store) updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob)) error {
-	q := tx.Bucket(bToMail)
-	var j MailJob
-	if err := getJSON(q, u64(seq), &j); err != nil {
-		return fmt.Errorf("mail job %d: %w", seq, err)
-	}
-	f(&j)
-	return putJSON(q, u64(seq), j)
+	return update(tx.Bucket(bToMail), u64(seq), "mail job", func(j *MailJob) error { f(j); return nil })
 }
 
 // BeginMailAttempt records an attempt before the SMTP session starts: should

@@ -139,7 +139,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 		return ErrNotFound
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s/%x: %w", "value", key, err)
+		return fmt.Errorf("decode %x: %w", key, err)
 	}
 	return nil
 }
@@ -150,4 +150,33 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 		return err
 	}
 	return b.Put(key, data)
+}
+
+// update reads the JSON value at key, lets f change it, and writes it back.
+func update[T any](b *bolt.Bucket, key []byte, what string, f func(v *T) error) error {
+	var v T
+	if err := getJSON(b, key, &v); err != nil {
+		return fmt.Errorf("%s %x: %w", what, key, err)
+	}
+	if err := f(&v); err != nil {
+		return err
+	}
+	return putJSON(b, key, v)
+}
+
+// list decodes every value of a bucket, in key order, keeping those for
+// which keep (if any) is true.
+func list[T any](b *bolt.Bucket, keep func(*T) bool) ([]T, error) {
+	var out []T
+	err := b.ForEach(func(k, data []byte) error {
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return fmt.Errorf("decode %s/%x: %w", b.Tx().DB().Path(), k, err)
+		}
+		if keep == nil || keep(&v) {
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
 }

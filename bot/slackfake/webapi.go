@@ -715,32 +715,11 @@ func (s *Server) usersLookupByEmail(p params) answer {
 	return errAnswer("users_not_found")
 }
 
-func (s *Server) reactionsAdd(p params) answer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := s.resolveChannelLocked(p.Get("channel"))
-	if ch == nil {
-		return errAnswer("channel_not_found")
-	}
-	name := p.Get("name")
-	if name == "" {
-		return errAnswer("invalid_name")
-	}
-	m := s.findLocked(ch.id, p.Get("timestamp"))
-	if m == nil {
-		return errAnswer("message_not_found")
-	}
-	if !s.reactLocked(m, BotUserID, name, true) {
-		return errAnswer("already_reacted")
-	}
-	if s.EchoBotMessages {
-		s.enqueueEventLocked(s.reactionEventLocked("reaction_added", m.channel, m.ts, BotUserID, name), "", 0)
-	}
-	s.notifyLocked()
-	return okAnswer(nil)
-}
+func (s *Server) reactionsAdd(p params) answer    { return s.reactions(p, true) }
+func (s *Server) reactionsRemove(p params) answer { return s.reactions(p, false) }
 
-func (s *Server) reactionsRemove(p params) answer {
+// reactions is reactions.add (add) or reactions.remove, as the bot user.
+func (s *Server) reactions(p params, add bool) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.resolveChannelLocked(p.Get("channel"))
@@ -755,11 +734,15 @@ func (s *Server) reactionsRemove(p params) answer {
 	if m == nil {
 		return errAnswer("message_not_found")
 	}
-	if !s.reactLocked(m, BotUserID, name, false) {
-		return errAnswer("no_reaction")
+	event, refusal := "reaction_added", "already_reacted"
+	if !add {
+		event, refusal = "reaction_removed", "no_reaction"
+	}
+	if !s.reactLocked(m, BotUserID, name, add) {
+		return errAnswer(refusal)
 	}
 	if s.EchoBotMessages {
-		s.enqueueEventLocked(s.reactionEventLocked("reaction_removed", m.channel, m.ts, BotUserID, name), "", 0)
+		s.enqueueEventLocked(s.reactionEventLocked(event, m.channel, m.ts, BotUserID, name), "", 0)
 	}
 	s.notifyLocked()
 	return okAnswer(nil)
