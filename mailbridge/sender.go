@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 		return err
 	}
 	log := s.log.With("conv", j.Conv, "seq", j.Seq, "message_id", j.MessageID, "to", j.To.Addr, "attempt", attempt)
-	err := s.send(ctx, j)
+	err := s.send(ctx, log, j)
 	switch {
 	case err == nil:
 		log.Info("reply sent")
@@ -165,7 +166,7 @@ func IsTemporary(err error) bool {
 	return true
 }
 
-func (s *Sender) send(ctx context.Context, j store.MailJob) error {
+func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) error {
 	m, err := s.compose(j)
 	if err != nil {
 		return &permanentError{err}
@@ -202,7 +203,14 @@ func (s *Sender) send(ctx context.Context, j store.MailJob) error {
 	if err != nil {
 		return &permanentError{err}
 	}
-	return client.DialAndSendWithContext(ctx, m)
+	err = client.DialAndSendWithContext(ctx, m)
+	if err != nil && m.IsDelivered() {
+		// The server took the mail (250 after DATA); what failed is the
+		// RSET or QUIT after it. Retrying would send it twice.
+		log.Warn("reply delivered; the SMTP session then failed", "err", err)
+		return nil
+	}
+	return err
 }
 
 // permanentError marks a failure no retry can fix (a malformed address).
@@ -216,12 +224,16 @@ func (e *permanentError) Unwrap() error { return e.err }
 // join several values with ", ", which some clients read as one ID).
 func (s *Sender) compose(j store.MailJob) (*mail.Msg, error) {
 	m := mail.NewMsg()
-	if err := m.FromFormat(FromName(j.AgentName, s.cfg.FromName), s.cfg.FromAddr); err != nil {
+	from, err := mailAddress(FromName(j.AgentName, s.cfg.FromName), s.cfg.FromAddr)
+	if err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
-	if err := m.AddToFormat(j.To.Name, j.To.Addr); err != nil {
+	to, err := mailAddress(j.To.Name, j.To.Addr)
+	if err != nil {
 		return nil, fmt.Errorf("to %q: %w", j.To.Addr, err)
 	}
+	m.FromMailAddress(from)
+	m.ToMailAddress(to)
 	m.Subject(j.Subject)
 	m.SetMessageIDWithValue(j.MessageID)
 	m.SetDateWithValue(j.Created)
@@ -234,6 +246,20 @@ func (s *Sender) compose(j store.MailJob) (*mail.Msg, error) {
 	m.SetUserAgent("inboxbot")
 	m.SetBodyString(mail.TypeTextPlain, j.Text)
 	return m, nil
+}
+
+// mailAddress checks addr and pairs it with a display name. go-mail's
+// FromFormat and AddToFormat paste the name between quotes and parse the
+// result: a name with quotes in it (an agent's Slack name with a nickname
+// in quotes) lost them, and one with an odd number of quotes or a
+// trailing backslash made the reply fail for good. net/mail quotes or
+// encodes the name as needed when the header is written.
+func mailAddress(name, addr string) (*netmail.Address, error) {
+	a, err := netmail.ParseAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	return &netmail.Address{Name: name, Address: a.Address}, nil
 }
 
 // FromName is the display name of a reply: the agent, then the team, so the

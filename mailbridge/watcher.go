@@ -5,12 +5,14 @@ package mailbridge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -75,12 +77,18 @@ type Watcher struct {
 	cfg IMAPConfig
 	st  *store.Store
 	log *slog.Logger
+	// cmdTimeout bounds the wait for the server's answer to a command
+	// (and for progress of a FETCH). imapclient sets no read deadline
+	// while it waits for a response to begin, so without it a dead link
+	// or a hung server would stall the watcher until TCP gives up on the
+	// unacknowledged command (a quarter of an hour), or for ever.
+	cmdTimeout time.Duration
 }
 
 // NewWatcher returns a watcher; Run starts it.
 func NewWatcher(cfg IMAPConfig, st *store.Store, log *slog.Logger) *Watcher {
 	cfg.defaults()
-	return &Watcher{cfg: cfg, st: st, log: log.With("component", "imap", "mailbox", cfg.Mailbox)}
+	return &Watcher{cfg: cfg, st: st, log: log.With("component", "imap", "mailbox", cfg.Mailbox), cmdTimeout: time.Minute}
 }
 
 // Run watches until ctx is done, reconnecting with backoff after any failure.
@@ -105,10 +113,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-func (w *Watcher) dial(notify chan<- struct{}) (*imapclient.Client, error) {
+// dial connects and, for STARTTLS, upgrades the link; ctx and the command
+// timeout interrupt it (imapclient's own Dial functions take no context).
+func (w *Watcher) dial(ctx context.Context, notify chan<- struct{}) (*imapclient.Client, error) {
 	opts := &imapclient.Options{
-		TLSConfig: w.cfg.TLSConfig,
-		Dialer:    &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Runs on the client's reader goroutine: only signal.
 			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
@@ -121,20 +129,95 @@ func (w *Watcher) dial(notify chan<- struct{}) (*imapclient.Client, error) {
 			},
 		},
 	}
-	switch w.cfg.TLS {
-	case TLSNone:
-		return imapclient.DialInsecure(w.cfg.Addr, opts)
-	case TLSStartTLS:
-		return imapclient.DialStartTLS(w.cfg.Addr, opts)
-	default:
-		return imapclient.DialTLS(w.cfg.Addr, opts)
+	host, _, err := net.SplitHostPort(w.cfg.Addr)
+	if err != nil {
+		return nil, err
 	}
+	tc := &tls.Config{}
+	if w.cfg.TLSConfig != nil {
+		tc = w.cfg.TLSConfig.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cmdTimeout)
+	defer cancel()
+	nd := &net.Dialer{KeepAlive: 30 * time.Second}
+	switch w.cfg.TLS {
+	case TLSNone, TLSStartTLS:
+		conn, err := nd.DialContext(ctx, "tcp", w.cfg.Addr)
+		if err != nil {
+			return nil, err
+		}
+		if w.cfg.TLS == TLSNone {
+			return imapclient.New(conn, opts), nil
+		}
+		opts.TLSConfig = tc
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		c, err := imapclient.NewStartTLS(conn, opts)
+		if !stop() && err == nil {
+			c.Close()
+			err = fmt.Errorf("STARTTLS: %w", context.Cause(ctx))
+		}
+		return c, err
+	default:
+		if tc.NextProtos == nil {
+			tc.NextProtos = []string{"imap"}
+		}
+		conn, err := (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(ctx, "tcp", w.cfg.Addr)
+		if err != nil {
+			return nil, err
+		}
+		return imapclient.New(conn, opts), nil
+	}
+}
+
+// guard closes c unless it is stopped within the command timeout: the
+// command then fails and the session ends. done wraps the command's error
+// to say why.
+type guard struct {
+	t *time.Timer
+	d time.Duration
+}
+
+func (w *Watcher) guard(c *imapclient.Client) *guard {
+	return &guard{t: time.AfterFunc(w.cmdTimeout, func() { c.Close() }), d: w.cmdTimeout}
+}
+
+// reset gives the command another full timeout (it made progress).
+func (g *guard) reset() { g.t.Reset(g.d) }
+
+func (g *guard) done(err error) error {
+	if !g.t.Stop() && err != nil {
+		return fmt.Errorf("no answer from the server within %v: %w", g.d, err)
+	}
+	return err
+}
+
+// timed runs one command with a guard.
+func (w *Watcher) timed(c *imapclient.Client, f func() error) error {
+	g := w.guard(c)
+	return g.done(f())
+}
+
+// progressReader resets a guard whenever data arrives.
+type progressReader struct {
+	r io.Reader
+	g *guard
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.g.reset()
+	}
+	return n, err
 }
 
 // session is one connection: log in, select, catch up, then wait for news.
 func (w *Watcher) session(ctx context.Context) error {
 	notify := make(chan struct{}, 1)
-	c, err := w.dial(notify)
+	c, err := w.dial(ctx, notify)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", w.cfg.Addr, err)
 	}
@@ -143,11 +226,11 @@ func (w *Watcher) session(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 
-	if err := c.Login(w.cfg.Username, w.cfg.Password).Wait(); err != nil {
+	if err := w.timed(c, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
 		return fmt.Errorf("login as %s: %w", w.cfg.Username, err)
 	}
-	sel, err := c.Select(w.cfg.Mailbox, nil).Wait()
-	if err != nil {
+	var sel *imap.SelectData
+	if err := w.timed(c, func() (err error) { sel, err = c.Select(w.cfg.Mailbox, nil).Wait(); return err }); err != nil {
 		return fmt.Errorf("select: %w", err)
 	}
 	dedupUpTo, err := w.syncWatermark(c, sel)
@@ -167,7 +250,7 @@ func (w *Watcher) session(ctx context.Context) error {
 			case <-notify:
 			case <-time.After(w.cfg.Poll):
 			}
-			if err := c.Noop().Wait(); err != nil {
+			if err := w.timed(c, func() error { return c.Noop().Wait() }); err != nil {
 				return fmt.Errorf("noop: %w", err)
 			}
 			continue
@@ -192,8 +275,8 @@ func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, notify <-chan 
 		return nil
 	default:
 	}
-	cmd, err := c.Idle()
-	if err != nil {
+	var cmd *imapclient.IdleCommand
+	if err := w.timed(c, func() (err error) { cmd, err = c.Idle(); return err }); err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
 	t := time.NewTimer(d)
@@ -204,10 +287,14 @@ func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, notify <-chan 
 	case <-t.C:
 	case <-c.Closed():
 	}
+	// DONE is written at once even to a dead link; the missing answer
+	// is what reveals it.
+	g := w.guard(c)
 	if err := cmd.Close(); err != nil {
+		g.done(nil)
 		return fmt.Errorf("idle done: %w", err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := g.done(cmd.Wait()); err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
 	return ctx.Err()
@@ -238,7 +325,11 @@ func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) (uin
 	if wm.LastDate.IsZero() {
 		since = time.Now().Add(-24 * time.Hour)
 	}
-	data, err := c.UIDSearch(&imap.SearchCriteria{Since: since}, nil).Wait()
+	var data *imap.SearchData
+	err = w.timed(c, func() (err error) {
+		data, err = c.UIDSearch(&imap.SearchCriteria{Since: since}, nil).Wait()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("search since %s: %w", since.Format(time.DateOnly), err)
 	}
@@ -252,7 +343,8 @@ func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) (uin
 	return next - 1, w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{UIDValidity: sel.UIDValidity, LastUID: last, LastDate: wm.LastDate})
 }
 
-// fetchNew imports every mail above the watermark.
+// fetchNew imports every mail above the watermark, in UID order, in
+// batches of at most BatchSize mails: one FETCH and one transaction each.
 func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidity, dedupUpTo uint32) error {
 	wm, _, err := w.st.Watermark(w.cfg.Mailbox)
 	if err != nil {
@@ -260,43 +352,52 @@ func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidit
 	}
 	// Ask for UIDs first: "UID FETCH n:*" always returns the newest mail
 	// even when it is below n, and we don't want to download it each time.
-	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(wm.LastUID + 1), Stop: 0}}}}, nil).Wait()
+	var found *imap.SearchData
+	err = w.timed(c, func() (err error) {
+		found, err = c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(wm.LastUID + 1), Stop: 0}}}}, nil).Wait()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("search new: %w", err)
 	}
-	var uids imap.UIDSet
+	var uids []imap.UID
 	for _, uid := range found.AllUIDs() {
 		if uint32(uid) > wm.LastUID {
-			uids.AddNum(uid)
+			uids = append(uids, uid)
 		}
 	}
-	if len(uids) == 0 {
-		return nil
+	// The store skips a UID at or below its watermark as already
+	// recorded, so a batch must never hold a UID below one recorded
+	// before it: batches are cut from the sorted list, and each batch is
+	// sorted again after the FETCH, whose responses may come in any order.
+	slices.Sort(uids)
+	for len(uids) > 0 {
+		n := min(len(uids), w.cfg.BatchSize)
+		if err := w.fetchBatch(ctx, c, uids[:n], uidValidity, dedupUpTo); err != nil {
+			return err
+		}
+		uids = uids[n:]
 	}
+	return nil
+}
+
+// fetchBatch downloads the given mails and records them in one transaction.
+func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []imap.UID, uidValidity, dedupUpTo uint32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	want := imap.UIDSetNum(uids...)
 	body := &imap.FetchItemBodySection{Peek: true}
-	fetch := c.Fetch(uids, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}})
-	defer fetch.Close()
+	g := w.guard(c)
+	fetch := c.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}})
 	var batch []store.Inbound
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		res, err := w.st.RecordInbound(w.cfg.Mailbox, uidValidity, batch)
-		if err != nil {
-			return fmt.Errorf("record: %w", err)
-		}
-		for _, r := range res {
-			w.log.Info("mail recorded", "uid", r.UID, "conv", r.Conv, "new_conv", r.NewConv, "skipped", r.Skipped)
-		}
-		batch = batch[:0]
-		return nil
-	}
 	for {
 		msg := fetch.Next()
 		if msg == nil {
 			break
 		}
-		in := store.Inbound{}
+		g.reset()
+		var in store.Inbound
 		for {
 			item := msg.Next()
 			if item == nil {
@@ -307,25 +408,38 @@ func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidit
 				in.UID = uint32(item.UID)
 			case imapclient.FetchItemDataBodySection:
 				if item.Literal != nil {
-					in.Mail = ReadInbound(item.Literal)
+					in.Mail = ReadInbound(progressReader{item.Literal, g})
 				}
 			}
 		}
-		if in.UID <= wm.LastUID || in.Mail == nil {
+		// A FETCH response for another message (a flag change announced
+		// meanwhile) has no UID of ours or no body.
+		if in.Mail == nil || !want.Contains(imap.UID(in.UID)) {
 			continue
 		}
 		in.DedupByID = in.UID <= dedupUpTo
 		batch = append(batch, in)
-		if len(batch) >= w.cfg.BatchSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
-	if err := fetch.Close(); err != nil {
+	if err := g.done(fetch.Close()); err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
-	return flush()
+	if len(batch) < len(uids) {
+		// Expunged since the SEARCH, or the server sent no body. Those
+		// below a recorded UID are not looked at again.
+		w.log.Warn("FETCH returned fewer mails than asked for", "asked", len(uids), "got", len(batch))
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	slices.SortFunc(batch, func(a, b store.Inbound) int { return cmp.Compare(a.UID, b.UID) })
+	res, err := w.st.RecordInbound(w.cfg.Mailbox, uidValidity, batch)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	for _, r := range res {
+		w.log.Info("mail recorded", "uid", r.UID, "conv", r.Conv, "new_conv", r.NewConv, "skipped", r.Skipped)
+	}
+	return nil
 }
 
 const rawKeep = 32 << 10 // what of an unparseable mail we show
