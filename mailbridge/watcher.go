@@ -233,14 +233,13 @@ func (w *Watcher) session(ctx context.Context) error {
 	if err := w.timed(c, func() (err error) { sel, err = c.Select(w.cfg.Mailbox, nil).Wait(); return err }); err != nil {
 		return fmt.Errorf("select: %w", err)
 	}
-	dedupUpTo, err := w.syncWatermark(c, sel)
-	if err != nil {
+	if err := w.syncWatermark(c, sel); err != nil {
 		return err
 	}
 	w.log.Info("IMAP connected", "uidvalidity", sel.UIDValidity, "uidnext", sel.UIDNext, "idle", c.Caps().Has(imap.CapIdle))
 
 	for {
-		if err := w.fetchNew(ctx, c, sel.UIDValidity, dedupUpTo); err != nil {
+		if err := w.fetchNew(ctx, c, sel.UIDValidity); err != nil {
 			return err
 		}
 		if !c.Caps().Has(imap.CapIdle) {
@@ -259,7 +258,7 @@ func (w *Watcher) session(ctx context.Context) error {
 		if err := w.idle(ctx, c, notify, w.cfg.Recheck); err != nil {
 			return err
 		}
-		if err := w.fetchNew(ctx, c, sel.UIDValidity, dedupUpTo); err != nil {
+		if err := w.fetchNew(ctx, c, sel.UIDValidity); err != nil {
 			return err
 		}
 		if err := w.idle(ctx, c, notify, w.cfg.IdleRestart); err != nil {
@@ -304,11 +303,11 @@ func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, notify <-chan 
 // first start, mail already in the mailbox is left alone. When UIDVALIDITY
 // changed, the UIDs we stored mean nothing any more: mail that arrived since
 // a day before the last import is looked at again, and what we already have
-// is recognised by Message-ID. It returns the highest UID to deduplicate so.
-func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) (uint32, error) {
+// is recognised by Message-ID.
+func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) error {
 	wm, ok, err := w.st.Watermark(w.cfg.Mailbox)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	next := uint32(sel.UIDNext)
 	if next == 0 {
@@ -316,10 +315,10 @@ func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) (uin
 	}
 	if !ok {
 		w.log.Info("first start: importing mail that arrives from now on", "uidnext", next)
-		return 0, w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{UIDValidity: sel.UIDValidity, LastUID: next - 1})
+		return w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{UIDValidity: sel.UIDValidity, LastUID: next - 1})
 	}
 	if wm.UIDValidity == sel.UIDValidity {
-		return 0, nil
+		return nil
 	}
 	since := wm.LastDate.Add(-24 * time.Hour)
 	if wm.LastDate.IsZero() {
@@ -331,21 +330,44 @@ func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) (uin
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("search since %s: %w", since.Format(time.DateOnly), err)
+		return fmt.Errorf("search since %s: %w", since.Format(time.DateOnly), err)
+	}
+	found, err := uidsOf(data)
+	if err != nil {
+		return err
 	}
 	last := next - 1
-	for _, uid := range data.AllUIDs() {
+	for _, uid := range found {
 		if uint32(uid)-1 < last {
 			last = uint32(uid) - 1
 		}
 	}
 	w.log.Warn("UIDVALIDITY changed: re-scanning recent mail", "old", wm.UIDValidity, "new", sel.UIDValidity, "from_uid", last+1)
-	return next - 1, w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{UIDValidity: sel.UIDValidity, LastUID: last, LastDate: wm.LastDate})
+	return w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{
+		UIDValidity: sel.UIDValidity, LastUID: last, LastDate: wm.LastDate, DedupUpTo: next - 1,
+	})
+}
+
+// uidsOf lists the UIDs of a SEARCH answer. go-imap's AllUIDs panics on a
+// set with "*", which a broken server could send: that is an error here.
+func uidsOf(data *imap.SearchData) ([]imap.UID, error) {
+	if data.All == nil {
+		return nil, nil
+	}
+	set, ok := data.All.(imap.UIDSet)
+	if !ok {
+		return nil, fmt.Errorf("server answered UID SEARCH with sequence numbers")
+	}
+	uids, ok := set.Nums()
+	if !ok {
+		return nil, fmt.Errorf("server answered UID SEARCH with an open range (%v)", set)
+	}
+	return uids, nil
 }
 
 // fetchNew imports every mail above the watermark, in UID order, in
 // batches of at most BatchSize mails: one FETCH and one transaction each.
-func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidity, dedupUpTo uint32) error {
+func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
 	wm, _, err := w.st.Watermark(w.cfg.Mailbox)
 	if err != nil {
 		return err
@@ -360,8 +382,12 @@ func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidit
 	if err != nil {
 		return fmt.Errorf("search new: %w", err)
 	}
+	all, err := uidsOf(found)
+	if err != nil {
+		return err
+	}
 	var uids []imap.UID
-	for _, uid := range found.AllUIDs() {
+	for _, uid := range all {
 		if uint32(uid) > wm.LastUID {
 			uids = append(uids, uid)
 		}
@@ -373,7 +399,7 @@ func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidit
 	slices.Sort(uids)
 	for len(uids) > 0 {
 		n := min(len(uids), w.cfg.BatchSize)
-		if err := w.fetchBatch(ctx, c, uids[:n], uidValidity, dedupUpTo); err != nil {
+		if err := w.fetchBatch(ctx, c, uids[:n], uidValidity, wm.DedupUpTo); err != nil {
 			return err
 		}
 		uids = uids[n:]
@@ -455,7 +481,7 @@ func ReadInbound(r io.Reader) *store.InboundMail {
 		err = cerr
 	}
 	if err != nil {
-		text := strings.ToValidUTF8(raw.String(), "\uFFFD")
+		text := strings.ReplaceAll(strings.ToValidUTF8(raw.String(), "\uFFFD"), "\r\n", "\n")
 		return &store.InboundMail{
 			Subject:    "(unreadable mail)",
 			From:       store.Address{Addr: "unknown"},

@@ -487,6 +487,39 @@ func TestWatcherUIDValidityChange(t *testing.T) {
 	}
 }
 
+// A re-scan cut short (crash or reconnect) goes on deduplicating: where it
+// stands is in the store, not in memory.
+func TestWatcherUIDValidityRescanResumes(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, _ := testLog(t)
+	for i := 1; i <= 3; i++ {
+		srv.Append(t, "INBOX", customerMail(i, fmt.Sprintf("seen-%d@example.com", i)))
+	}
+	uidValidity, uidNext := serverUIDState(t, srv)
+	// The state a crash leaves after the first re-scanned mail: UIDVALIDITY
+	// already the new one, mail 1 done, mails 2 and 3 known from before.
+	oldValidity := uidValidity + 1000
+	st.SetWatermark("INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()})
+	var ins []store.Inbound
+	for i := 1; i <= 3; i++ {
+		ins = append(ins, store.Inbound{UID: uint32(40 + i), Mail: ReadInbound(bytes.NewReader(customerMail(i, fmt.Sprintf("seen-%d@example.com", i))))})
+	}
+	if _, err := st.RecordInbound("INBOX", oldValidity, ins); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetWatermark("INBOX", store.Watermark{UIDValidity: uidValidity, LastUID: 1, LastDate: time.Now(), DedupUpTo: uidNext - 1}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Append(t, "INBOX", customerMail(4, "fresh@example.com"))
+	runWatcher(t, NewWatcher(testIMAPConfig(srv), st, log))
+	jobs := waitMailJobs(t, st, 4, 10*time.Second)
+	waitFor(t, 10*time.Second, "the re-scan", func() bool { wm, _ := watermark(t, st); return wm.LastUID == uidNext })
+	if jobs = mailJobs(t, st); len(jobs) != 4 || jobs[3].Mail.MessageID != "fresh@example.com" {
+		t.Errorf("after a resumed re-scan: %d jobs, want the 3 old ones and the fresh one", len(jobs))
+	}
+}
+
 func TestWatcherUnparseableMail(t *testing.T) {
 	srv := mailtest.NewIMAPServer(t)
 	st := openStore(t)

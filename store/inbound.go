@@ -14,6 +14,11 @@ type Watermark struct {
 	UIDValidity uint32    `json:"uid_validity"`
 	LastUID     uint32    `json:"last_uid"`
 	LastDate    time.Time `json:"last_date,omitzero"` // arrival of the last recorded mail, for re-scans
+	// DedupUpTo: after a UIDVALIDITY change, mails up to this UID are
+	// re-scanned and skipped when their Message-ID was already received.
+	// Kept here, not in memory, so a re-scan cut short by a crash or a
+	// reconnect goes on deduplicating.
+	DedupUpTo uint32 `json:"dedup_up_to,omitempty"`
 }
 
 // msgRef is what a Message-ID key points at.

@@ -137,7 +137,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.SMTPUsername != "" && c.SMTPPassword == "" {
 		return c, &ConfigError{"SMTP_PASSWORD", "is required when SMTP_USERNAME is set"}
 	}
+	if host, _, _ := net.SplitHostPort(c.SMTPAddr); c.SMTPUsername != "" && c.SMTPTLS == "none" && !isLoopback(host) {
+		// The password would travel in clear text; go-mail refuses to,
+		// and every reply would fail after hours of retries.
+		return c, &ConfigError{"SMTP_TLS", "must be starttls or implicit when SMTP_USERNAME is set (none sends the password in clear text)"}
+	}
 	return c, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // unquote drops one pair of matching outer quotes: `docker run --env-file`

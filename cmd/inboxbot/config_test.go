@@ -49,10 +49,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"IMAP_TLS", "ssl", `IMAP_TLS: must be one of implicit, starttls, none (got "ssl")`},
 		{"SMTP_TLS", "yes", `SMTP_TLS: must be one of implicit, starttls, none (got "yes")`},
 		{"SMTP_ADDR", "", "SMTP_ADDR: is required"},
+		{"SMTP_TLS", "none", "SMTP_TLS: must be starttls or implicit when SMTP_USERNAME is set"},
 		{"SMTP_USERNAME", "bot", "SMTP_PASSWORD: is required when SMTP_USERNAME is set"},
 	} {
 		env := validEnv()
 		env[tc.key] = tc.value
+		if tc.key == "SMTP_TLS" && tc.value == "none" {
+			env["SMTP_USERNAME"], env["SMTP_PASSWORD"] = "bot", "pw"
+		}
 		_, err := LoadConfig(func(k string) string { return env[k] })
 		var ce *ConfigError
 		if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), tc.want) {
