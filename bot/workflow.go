@@ -323,6 +323,9 @@ func (b *Bot) slash(ctx context.Context, user, text string) (string, error) {
 	if !member {
 		return b.refusal(), nil
 	}
+	if _, err := b.st.Conv(num); errors.Is(err, store.ErrNotFound) {
+		return fmt.Sprintf("There is no conversation #%d (`/inbox list` shows them). %s", num, usageOf(verb)), nil
+	}
 	if verb == "assign" {
 		target, ok := parseUserMention(args[2])
 		if !ok {
