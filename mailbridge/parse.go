@@ -1,6 +1,7 @@
-// Package mailbridge turns inbound RFC 5322 mail into the data a Slack thread
-// needs: threading identifiers, addresses, a readable text body and a list of
+// This file turns inbound RFC 5322 mail into the data a Slack thread needs:
+// threading identifiers, addresses, a readable text body and a list of
 // attachments.
+
 package mailbridge
 
 import (
