@@ -72,10 +72,14 @@ func (b *Bot) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sm := socketmode.New(b.api)
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go func() {
 		defer b.wg.Done()
 		b.postQueue(ctx)
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.catchUp(ctx)
 	}()
 	go func() {
 		defer b.wg.Done()
@@ -227,6 +231,65 @@ func (b *Bot) convByThread(ts string) (*store.Conversation, error) {
 	b.rootMu.RLock()
 	defer b.rootMu.RUnlock()
 	return b.st.ConvByThread(ts)
+}
+
+// Slack retries an unacknowledged event a few times over a few minutes,
+// then gives up: a reply typed while inboxbot was down for longer would
+// never become mail. So at start-up the threads of recently active
+// conversations are read for human replies newer than the newest one
+// handled. Each goes through the same intake as a live event; the dedup by
+// message ts makes the scan and a late redelivery of the same reply
+// harmless. Only strictly newer replies are taken: the dedup keys of old
+// ones are pruned after a week, and a reply must never go out twice.
+const catchUpWindow = 7 * 24 * time.Hour // conversations active this recently
+
+func (b *Bot) catchUp(ctx context.Context) {
+	seen, err := b.st.SlackSeen()
+	if err != nil || seen == "" {
+		return // nothing handled yet: nothing can have been missed
+	}
+	convs, err := b.st.Convs(func(c *store.Conversation) bool {
+		return c.RootTS != "" && time.Since(c.Updated) < catchUpWindow
+	})
+	if err != nil {
+		b.log.Error("catch-up", "err", err)
+		return
+	}
+	found := 0
+	for i := range convs {
+		c := &convs[i]
+		cursor := ""
+		for {
+			msgs, more, next, err := b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+				ChannelID: b.cfg.Channel, Timestamp: c.RootTS, Cursor: cursor, Limit: 200,
+				Oldest: seen,
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					b.log.Warn("catch-up: reading a thread", "conv", c.Num, "err", err)
+				}
+				break
+			}
+			for _, m := range msgs {
+				if m.Timestamp == c.RootTS || !store.TSBefore(seen, m.Timestamp) {
+					continue
+				}
+				ev := &slackevents.MessageEvent{
+					Channel: b.cfg.Channel, User: m.User, BotID: m.BotID, SubType: m.SubType,
+					Text: m.Text, TimeStamp: m.Timestamp, ThreadTimeStamp: c.RootTS,
+				}
+				if err := b.handleMessage(ctx, "catchup:"+m.Timestamp, ev); err != nil {
+					b.log.Warn("catch-up: reply not queued", "conv", c.Num, "ts", m.Timestamp, "err", err)
+				}
+				found++
+			}
+			if !more || next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	b.log.Info("catch-up done", "conversations", len(convs), "replies_seen", found)
 }
 
 // userName is a user's real name for the From of their replies.

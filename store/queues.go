@@ -194,6 +194,11 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 		if dup {
 			return ErrDuplicate
 		}
+		if meta := tx.Bucket(bMeta); TSBefore(string(meta.Get(kSlackSeen)), r.SlackTS) {
+			if err := meta.Put(kSlackSeen, []byte(r.SlackTS)); err != nil {
+				return err
+			}
+		}
 		return s.updateConv(tx, r.Conv, func(c *Conversation) error {
 			job = MailJob{
 				Conv: c.Num, MessageID: r.MessageID, To: c.ReplyTo,
@@ -231,6 +236,31 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 	kick(s.mailKick)
 	kick(s.slackKick)
 	return &job, nil
+}
+
+// SlackSeen is the ts of the newest thread reply queued as mail ("" before
+// the first): replies after it that Slack never delivered are looked for
+// at start-up.
+func (s *Store) SlackSeen() (ts string, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ts = string(tx.Bucket(bMeta).Get(kSlackSeen))
+		return nil
+	})
+	return ts, err
+}
+
+// TSBefore orders Slack timestamps ("1700000000.000100"): seconds, then
+// microseconds, compared as numbers ("" comes first).
+func TSBefore(a, b string) bool {
+	as, af, _ := strings.Cut(a, ".")
+	bs, bf, _ := strings.Cut(b, ".")
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	if as != bs {
+		return as < bs
+	}
+	return af < bf
 }
 
 // MarkEvent records a Slack event that needs no outbox entry; it returns

@@ -7,6 +7,7 @@
 //	meta
 //	  "schema"     -> u64   schema version, see migrations.go
 //	  "next_conv"  -> u64   last conversation number handed out
+//	  "slack_seen" -> ts    newest thread reply turned into mail (start of the catch-up scan)
 //	mailboxes
 //	  <mailbox>    -> JSON Watermark (UIDVALIDITY, last UID recorded)
 //	convs
@@ -47,8 +48,9 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 
-	kSchema   = []byte("schema")
-	kNextConv = []byte("next_conv")
+	kSchema    = []byte("schema")
+	kNextConv  = []byte("next_conv")
+	kSlackSeen = []byte("slack_seen")
 )
 
 // Errors callers compare with errors.Is.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -361,5 +362,37 @@ func TestCustomerReplyReopensButAutoReplyDoesNot(t *testing.T) {
 	last := jobs[len(jobs)-1]
 	if last.Kind != JobActivity || last.Change.Action != ActReopen || last.Change.Target != "customer" {
 		t.Errorf("no reopen line queued after the mail: %+v", last)
+	}
+}
+
+func TestTSBefore(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"", "1.000001", true},
+		{"1700000000.000100", "1700000000.000200", true},
+		{"1700000000.000200", "1700000000.000100", false},
+		{"999999999.999999", "1000000000.000000", true},
+		{"1700000001.000000", "1700000000.999999", false},
+		{"1700000000.000100", "1700000000.000100", false},
+	} {
+		if got := TSBefore(tc.a, tc.b); got != tc.want {
+			t.Errorf("TSBefore(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+func TestSlackSeenOnlyAdvances(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("s1@x", "Seen"))
+	for i, ts := range []string{"1700000000.000300", "1700000000.000200"} {
+		if _, err := s.EnqueueReply(Reply{EventID: fmt.Sprint(i), Conv: 1, SlackTS: ts, MessageID: fmt.Sprintf("m%d@x", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.SlackSeen(); got != "1700000000.000300" {
+		t.Errorf("SlackSeen = %q", got)
 	}
 }

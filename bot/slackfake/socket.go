@@ -265,6 +265,17 @@ func (s *Server) Pending() int {
 	return len(s.outbox)
 }
 
+// DropPending discards the envelopes not yet written to a socket, as Slack
+// does when it gives up redelivering to an app that stays away; it returns
+// how many were dropped.
+func (s *Server) DropPending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.outbox)
+	s.outbox = nil
+	return n
+}
+
 // WaitAck waits for the client's ack of an envelope and returns its payload
 // (empty if the ack had none).
 func (s *Server) WaitAck(ctx context.Context, envelopeID string) (json.RawMessage, error) {

@@ -359,3 +359,41 @@ func TestThreadingByReferences(t *testing.T) {
 		t.Errorf("conversation %+v, %d roots", c, len(h.roots()))
 	}
 }
+
+// A reply typed while inboxbot was down for longer than Slack keeps
+// redelivering is found at start-up and sent, once.
+func TestRepliesWhileDownAreCaughtUp(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	h.deliver(customerMail{Subject: "Offline", MessageID: "off1@example.com", Body: "x"}.raw())
+	root := h.waitRoots(1)[0]
+	_, e := h.slack.UserPost(inboxChannel, alice, root.TS, "first, while up")
+	h.ack(e)
+	h.waitMails(1)
+	h.stop()
+	h.slack.UserPost(inboxChannel, bob, root.TS, "typed while the bot was down")
+	h.slack.UserPost(inboxChannel, bob, root.TS, "note: and a note")
+	if n := h.slack.DropPending(); n < 2 { // both posts (and maybe echoes of the bot's own)
+		t.Fatalf("dropped %d undelivered events, want at least 2", n)
+	}
+	h.start()
+	got := h.waitMails(2)
+	if !strings.Contains(string(got[1].Data), "typed while the bot was down") {
+		t.Errorf("second mail: %s", got[1].Data)
+	}
+	// Nothing else is sent: not the note, not the reply sent before.
+	_, e = h.slack.UserPost(inboxChannel, alice, root.TS, "after the restart")
+	h.ack(e)
+	got = h.waitMails(3)
+	if len(h.smtp.Messages()) != 3 || !strings.Contains(string(got[2].Data), "after the restart") {
+		t.Errorf("%d mails after catch-up", len(h.smtp.Messages()))
+	}
+	// A second restart finds nothing new.
+	h.restart()
+	_, e = h.slack.UserPost(inboxChannel, alice, root.TS, "last")
+	h.ack(e)
+	h.waitMails(4)
+	if n := len(h.smtp.Messages()); n != 4 {
+		t.Errorf("%d mails, want 4", n)
+	}
+}
