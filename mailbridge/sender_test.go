@@ -65,25 +65,7 @@ func testSMTPConfig(addr string) SMTPConfig {
 // runSender runs s.Run in a goroutine until the test ends (or stop).
 func runSender(t testing.TB, s *Sender) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Sender.Run returned %v after cancel, want nil", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("Sender.Run did not return within 10 s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return runUntilCancel(t, "Sender.Run", s.Run)
 }
 
 // waitOutcome waits until the outbox is empty and returns the sent/failed

@@ -68,13 +68,18 @@ func testIMAPConfig(srv *mailtest.IMAPServer) IMAPConfig {
 	}
 }
 
-// runWatcher runs w.Run in a goroutine; the returned stop cancels it and
-// waits for Run to return (it is also registered with t.Cleanup).
+// runWatcher runs w.Run in a goroutine until the test ends (or stop).
 func runWatcher(t testing.TB, w *Watcher) (stop func()) {
 	t.Helper()
+	return runUntilCancel(t, "Watcher.Run", w.Run)
+}
+
+// runUntilCancel runs run in a goroutine; the returned stop cancels it and
+// checks that it returns nil promptly (it is also registered with t.Cleanup).
+func runUntilCancel(t testing.TB, name string, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -82,10 +87,10 @@ func runWatcher(t testing.TB, w *Watcher) (stop func()) {
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("Watcher.Run returned %v after cancel, want nil", err)
+					t.Errorf("%s returned %v after cancel, want nil", name, err)
 				}
 			case <-time.After(10 * time.Second):
-				t.Errorf("Watcher.Run did not return within 10 s of cancel")
+				t.Errorf("%s did not return within 10 s of cancel", name)
 			}
 		})
 	}
