@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -212,5 +213,37 @@ func TestCardButtonsFollowState(t *testing.T) {
 	}
 	if strings.Contains(closed, `"hold"`) || strings.Contains(closed, `"close"`) {
 		t.Errorf("closed card offers close/hold: %s", closed)
+	}
+}
+
+func TestParseUserMention(t *testing.T) {
+	for in, want := range map[string]string{
+		"<@U123>": "U123", "<@U123|bob>": "U123", "<@W9|ent>": "W9",
+		"@bob": "", "<#C1|x>": "", "<@>": "", "<@U1": "", "U123": "",
+	} {
+		got, ok := parseUserMention(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("parseUserMention(%q) = %q %v", in, got, ok)
+		}
+	}
+}
+
+func TestCountConvs(t *testing.T) {
+	now := time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC)
+	convs := []store.Conversation{
+		{Status: store.StatusOpen},
+		{Status: store.StatusOpen, Assignee: "UA"},
+		{Status: store.StatusOpen, Assignee: "UA"},
+		{Status: store.StatusWaiting, Assignee: "UB"},
+		{Status: store.StatusHold},
+		{Status: store.StatusClosed, ClosedAt: now.Add(-time.Hour)},
+		{Status: store.StatusClosed, ClosedAt: now.Add(-20 * time.Hour)}, // yesterday
+	}
+	n := countConvs(convs, now)
+	if n.open != 3 || n.unassigned != 1 || n.waiting != 1 || n.hold != 1 || n.closedToday != 1 || n.perAssignee["UA"] != 2 || len(n.perAssignee) != 1 {
+		t.Errorf("counts %+v", n)
+	}
+	if s := n.String(); !strings.Contains(s, "*3 open* (1 unassigned) · 1 waiting on customer · 1 on hold · 1 closed today") || !strings.Contains(s, "<@UA> 2") {
+		t.Errorf("status line %q", s)
 	}
 }

@@ -397,3 +397,26 @@ func TestRepliesWhileDownAreCaughtUp(t *testing.T) {
 		t.Errorf("%d mails, want 4", n)
 	}
 }
+
+// A rate-limited post waits for Retry-After and is then posted once; a post
+// whose blocks Slack refuses is shown as text with a warning, not dropped.
+func TestSlackRefusalsAndRateLimits(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	h.slack.RateLimitNext("chat.postMessage", 1)
+	h.deliver(customerMail{Subject: "Limited", MessageID: "rl@example.com", Body: "x"}.raw())
+	h.waitRoots(1)
+	h.slack.FailNext("chat.postMessage", "invalid_blocks")
+	h.deliver(customerMail{Subject: "Refused", MessageID: "ref@example.com", Body: "y"}.raw())
+	roots := h.waitRoots(2)
+	h.poll("queue drained", func() bool { j, _ := h.m.st.SlackJobs(); return len(j) == 0 })
+	if n := len(h.roots()); n != 2 {
+		t.Fatalf("%d roots, want 2", n)
+	}
+	if !strings.Contains(roots[1].Text, "Slack refused the full rendering") || !strings.Contains(roots[1].Text, "Refused") {
+		t.Errorf("fallback root: %q", roots[1].Text)
+	}
+	if c, err := h.m.st.ConvByThread(roots[1].TS); err != nil || c.Num != 2 {
+		t.Errorf("fallback root not mapped: %v", err)
+	}
+}
