@@ -17,29 +17,7 @@ import (
 // later jobs of its own conversation, so one broken mail does not stall the
 // inbox, and a conversation's mails never overtake each other.
 func (b *Bot) postQueue(ctx context.Context) {
-	for {
-		next, err := b.drainSlack(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			b.log.Error("slack queue", "err", err)
-			next = time.Now().Add(5 * time.Second)
-		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(time.Until(next), 0)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-b.st.SlackKick():
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	store.Drive(ctx, b.st.SlackKick(), b.log, b.drainSlack)
 }
 
 func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {

@@ -42,7 +42,6 @@ type Sender struct {
 	cfg SMTPConfig
 	st  *store.Store
 	log *slog.Logger
-	now func() time.Time
 }
 
 // NewSender returns a sender; Run starts it.
@@ -56,7 +55,7 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 5 * time.Second
 	}
-	return &Sender{cfg: cfg, st: st, log: log.With("component", "smtp"), now: time.Now}
+	return &Sender{cfg: cfg, st: st, log: log.With("component", "smtp")}
 }
 
 // backoff is the wait after the n-th failed attempt.
@@ -71,30 +70,8 @@ func (s *Sender) backoff(n int) time.Duration {
 // Run sends due jobs until ctx is done. It wakes when the store queues a
 // reply and when a retry falls due.
 func (s *Sender) Run(ctx context.Context) error {
-	for {
-		next, err := s.drain(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// The store failing is not the mail's fault: look again soon.
-			s.log.Error("outbox", "err", err)
-			next = s.now().Add(5 * time.Second)
-		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(next.Sub(s.now()), 0)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-s.st.MailKick():
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	store.Drive(ctx, s.st.MailKick(), s.log, s.drain)
+	return nil
 }
 
 // drain sends every due job once and returns when the next one falls due.
@@ -108,7 +85,7 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 		if ctx.Err() != nil {
 			return time.Time{}, ctx.Err()
 		}
-		now := s.now()
+		now := time.Now()
 		if j.NextAttempt.After(now) {
 			if next.IsZero() || j.NextAttempt.Before(next) {
 				next = j.NextAttempt
@@ -127,7 +104,7 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 // attempt sends one job, recording the attempt before and the outcome after.
 func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 	attempt := j.Attempts + 1
-	if err := s.st.BeginMailAttempt(j.Seq, s.now().Add(s.backoff(attempt))); err != nil {
+	if err := s.st.BeginMailAttempt(j.Seq, time.Now().Add(s.backoff(attempt))); err != nil {
 		return err
 	}
 	log := s.log.With("conv", j.Conv, "seq", j.Seq, "message_id", j.MessageID, "to", j.To.Addr, "attempt", attempt)
@@ -142,7 +119,7 @@ func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 		return ctx.Err()
 	case IsTemporary(err) && attempt < s.cfg.MaxAttempts:
 		log.Warn("reply not sent, will retry", "err", err, "in", s.backoff(attempt))
-		return s.st.MailRetry(j.Seq, s.now().Add(s.backoff(attempt)), err.Error())
+		return s.st.MailRetry(j.Seq, time.Now().Add(s.backoff(attempt)), err.Error())
 	default:
 		log.Error("reply could not be sent", "err", err)
 		return s.st.MailDone(j.Seq, err.Error())

@@ -1,0 +1,37 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Drive runs a queue until ctx is done: drain handles every due job and
+// returns when the next one falls due (zero: none waiting); Drive then
+// sleeps until that time, or until kick says a commit queued new work.
+// A failing drain (the store, not a job) is logged and tried again soon.
+func Drive(ctx context.Context, kick <-chan struct{}, log *slog.Logger, drain func(context.Context) (time.Time, error)) {
+	for {
+		next, err := drain(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Error("queue", "err", err)
+			next = time.Now().Add(5 * time.Second)
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(time.Until(next), 0)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
