@@ -102,76 +102,67 @@ func refused(err error) bool {
 	return false
 }
 
-// runJob carries out the remaining parts of a job, recording each.
+// runJob carries out the remaining parts of a job, recording each, then
+// what follows them (marks on the agent's message, the card).
 func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil {
 		return err
 	}
-	if j.Kind != store.JobMail && conv.RootTS == "" {
-		// Jobs of a conversation run in order, so its root comes first.
-		return fmt.Errorf("conversation %d has no root message yet", conv.Num)
-	}
-	switch j.Kind {
-	case store.JobMail:
-		posts := mailPosts(conv, j)
-		for j.Done < len(posts) {
-			p := posts[j.Done]
-			thread := conv.RootTS
-			if p.root {
-				thread = ""
-			} else if thread == "" {
-				return fmt.Errorf("conversation %d has no root message", conv.Num)
-			}
-			if err := b.postMailPart(ctx, j, conv, thread, p); err != nil {
-				return err
-			}
-			j.Done++
-			j.Attempting = false
+	posts := jobPosts(conv, j)
+	for j.Done < len(posts) {
+		p := posts[j.Done]
+		thread := conv.RootTS
+		if p.root {
+			thread = ""
+		} else if thread == "" {
+			// Jobs of a conversation run in order, so its root comes first.
+			return fmt.Errorf("conversation %d has no root message yet", conv.Num)
 		}
-	case store.JobActivity:
-		if j.Done == 0 && j.Change != nil {
-			p := post{text: activityText(conv, j.Change)}
-			if _, err := b.postPart(ctx, j, conv.RootTS, p); err != nil {
-				return err
-			}
-			if err := b.st.SlackPartDone(j.Seq, ""); err != nil {
-				return err
-			}
-			j.Done++
-		}
-		if err := b.refreshCard(ctx, conv.Num); err != nil {
+		if err := b.postAndRecord(ctx, j, conv, thread, p); err != nil {
 			return err
 		}
+		j.Done++
+		j.Attempting = false
+	}
+	switch j.Kind {
 	case store.JobSent:
 		if err := b.react(ctx, j.ReplyTS, "email"); err != nil {
 			return err
 		}
 		// The conversation now waits on the customer.
-		if err := b.refreshCard(ctx, conv.Num); err != nil {
-			return err
-		}
+		err = b.refreshCard(ctx, conv.Num)
 	case store.JobFailed:
-		if j.Done == 0 {
-			p := post{text: escape(fmt.Sprintf("⚠️ This reply was NOT sent to %s: %s", j.To, j.Error))}
-			if _, err := b.postPart(ctx, j, conv.RootTS, p); err != nil {
-				return err
-			}
-			if err := b.st.SlackPartDone(j.Seq, ""); err != nil {
-				return err
-			}
-		}
-		if err := b.react(ctx, j.ReplyTS, "x"); err != nil {
-			return err
-		}
+		err = b.react(ctx, j.ReplyTS, "x")
+	case store.JobActivity:
+		err = b.refreshCard(ctx, conv.Num)
+	}
+	if err != nil {
+		return err
 	}
 	return b.st.FinishSlackJob(j.Seq)
 }
 
-// postMailPart posts one part and records it. While a root is being posted,
+// jobPosts renders the messages a job posts. It depends only on the job
+// and the conversation, so part n is the same message on every attempt.
+func jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
+	switch j.Kind {
+	case store.JobMail:
+		return mailPosts(conv, j)
+	case store.JobActivity:
+		if j.Change != nil {
+			return []post{{text: activityText(conv, j.Change)}}
+		}
+	case store.JobFailed:
+		return []post{{text: escape(fmt.Sprintf("⚠️ This reply was NOT sent to %s: %s", j.To, j.Error))}}
+	}
+	return nil
+}
+
+// postAndRecord posts one part and records it. While a root is being posted,
 // rootMu is held: a reply in its thread that arrives before the mapping is
 // recorded waits for it instead of being taken for a stranger's thread.
-func (b *Bot) postMailPart(ctx context.Context, j *store.SlackJob, conv *store.Conversation, thread string, p post) error {
+func (b *Bot) postAndRecord(ctx context.Context, j *store.SlackJob, conv *store.Conversation, thread string, p post) error {
 	if p.root {
 		b.rootMu.Lock()
 		defer b.rootMu.Unlock()
