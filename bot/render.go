@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -96,10 +97,7 @@ func displayName(a store.Address) string {
 
 // rootBlocks renders a conversation's root message: the status card.
 func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
-	subject := c.Subject
-	if subject == "" {
-		subject = "(no subject)"
-	}
+	subject := cmp.Or(c.Subject, "(no subject)")
 	owner := "Unassigned"
 	if c.Assignee != "" {
 		owner = "Assigned to <@" + c.Assignee + ">"
@@ -136,7 +134,7 @@ func mailNotes(m *store.InboundMail, continued bool) []string {
 		notes = append(notes, "Converted from HTML")
 	}
 	for _, a := range m.Attachments {
-		notes = append(notes, fmt.Sprintf("📎 %s (%s, %s)", nonEmpty(a.Name, "unnamed"), a.Type, humanSize(a.Size)))
+		notes = append(notes, fmt.Sprintf("📎 %s (%s, %s)", cmp.Or(a.Name, "unnamed"), a.Type, humanSize(a.Size)))
 	}
 	for _, w := range m.Warnings {
 		notes = append(notes, "⚠️ "+w)
@@ -148,13 +146,6 @@ func mailNotes(m *store.InboundMail, continued bool) []string {
 		notes = append(notes, "Full text in the thread")
 	}
 	return notes
-}
-
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func humanSize(n int64) string {

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -461,7 +462,7 @@ func (b *Bot) listText(user, filter string) (string, error) {
 // row is one conversation in a list: number, subject (linking to the
 // thread), customer, assignee and age.
 func (b *Bot) row(c *store.Conversation, now time.Time) string {
-	subject := escape(cut(nonEmpty(c.Subject, "(no subject)"), 80))
+	subject := escape(cut(cmp.Or(c.Subject, "(no subject)"), 80))
 	if link := b.permalink(c.RootTS); link != "" {
 		subject = "<" + link + "|" + subject + ">"
 	}

@@ -82,8 +82,6 @@ func (s *Store) RecordInbound(mailbox string, uidValidity uint32, mails []Inboun
 	var out []Recorded
 	queued := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		out = out[:0]
-		queued = false
 		mb := tx.Bucket(bMailboxes)
 		var w Watermark
 		if err := getJSON(mb, []byte(mailbox), &w); err != nil {
