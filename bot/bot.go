@@ -264,6 +264,17 @@ func (b *Bot) catchUp(ctx context.Context) {
 				ChannelID: b.cfg.Channel, Timestamp: c.RootTS, Cursor: cursor, Limit: 200,
 				Oldest: seen,
 			})
+			var rl *slack.RateLimitedError
+			if errors.As(err, &rl) {
+				// Many threads are read at once: wait our turn rather
+				// than skip a thread that may hold a missed reply.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(rl.RetryAfter):
+				}
+				continue
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					b.log.Warn("catch-up: reading a thread", "conv", c.Num, "err", err)

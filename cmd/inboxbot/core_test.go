@@ -376,6 +376,8 @@ func TestRepliesWhileDownAreCaughtUp(t *testing.T) {
 	if n := h.slack.DropPending(); n < 2 { // both posts (and maybe echoes of the bot's own)
 		t.Fatalf("dropped %d undelivered events, want at least 2", n)
 	}
+	// Slack is busy when the catch-up reads the thread: it must wait, not skip.
+	h.slack.RateLimitNext("conversations.replies", 1)
 	h.start()
 	got := h.waitMails(2)
 	if !strings.Contains(string(got[1].Data), "typed while the bot was down") {
