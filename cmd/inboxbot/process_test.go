@@ -137,15 +137,25 @@ func TestProcessKill9(t *testing.T) {
 	// The first start leaves mail already there alone: let it get past that.
 	h.deliver(customerMail{Subject: "Mail 0", MessageID: "k0@example.com", Body: "first"}.raw())
 	root := h.waitRoots(1)[0]
+	_, env := h.slack.UserPost(inboxChannel, alice, root.TS, "reply before the crash")
+	h.ack(env)
+	h.waitThread(root.TS, func(m slackfake.Message) bool { return strings.Contains(m.Text, "replied and now owns") })
+	// Crash at the worst moment: Slack made the next post, but its answer
+	// was lost, so the bot has recorded only that it was attempting it.
+	posts := h.slack.Calls("chat.postMessage")
+	h.slack.DropAfterNext("chat.postMessage")
 	const n = 6
 	for i := 1; i < n; i++ {
 		h.deliver(customerMail{Subject: fmt.Sprintf("Mail %d", i), MessageID: fmt.Sprintf("k%d@example.com", i), Body: "x"}.raw())
 	}
-	_, env := h.slack.UserPost(inboxChannel, alice, root.TS, "reply before the crash")
-	h.ack(env)
-	h.waitRoots(2) // mid-stream
+	h.poll("the post whose answer is lost", func() bool { return h.slack.Calls("chat.postMessage") > posts })
 	p.cmd.Process.Kill()
 	p.wait(t)
+	// Its retry would come a second later: the kill comes first. Other
+	// conversations' mails go on meanwhile, so more may be posted already.
+	if got := len(h.roots()); got < 2 {
+		t.Fatalf("%d roots at the crash, want the lost-answer one among them", got)
+	}
 
 	startProc(t, h.env())
 	roots := h.waitRoots(n)
@@ -168,5 +178,14 @@ func TestProcessKill9(t *testing.T) {
 	}
 	if got := h.smtp.Messages(); len(got) < 1 || !bytes.Contains(got[0].Data, []byte("reply before the crash")) {
 		t.Errorf("reply lost: %d mails", len(got))
+	}
+	lines := 0
+	for _, m := range h.thread(root.TS) {
+		if strings.Contains(m.Text, "replied and now owns") {
+			lines++
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d activity lines for one claim", lines)
 	}
 }
