@@ -63,9 +63,9 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 // parkedEvent is an event about a thread kept until its channel's
 // unresolved roots are resolved (see store.Park).
 type parkedEvent struct {
-	EventID  string                     `json:"event_id"`
+	EventID  string                    `json:"event_id"`
 	Message  *slackevents.MessageEvent `json:"message,omitempty"`
-	Reaction *reactionEvent             `json:"reaction,omitempty"`
+	Reaction *reactionEvent            `json:"reaction,omitempty"`
 }
 
 // thread finds the conversation of thread ts in channel. A thread not (yet)

@@ -214,8 +214,8 @@ type Server struct {
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every state change
 	closed     bool
-	tsSeq      int64 // timestamps handed out
-	tsMicro    int64 // the last one, in µs since the epoch
+	tsSeq      int64          // timestamps handed out
+	tsMicro    int64          // the last one, in µs since the epoch
 	idSeq      map[string]int // per prefix, so IDs don't depend on unrelated calls
 	users      map[string]*userRec
 	channels   map[string]*chanRec
@@ -236,7 +236,7 @@ type Server struct {
 	postLimiters map[string]*rate.Limiter
 	refused      map[string]int
 	blocked      map[string]int // method -> Retry-After
-	badFrames  []string
+	badFrames    []string
 }
 
 // New starts the fake on 127.0.0.1 on a free port.
