@@ -25,6 +25,11 @@ const (
 // with that key is made before the time Slack gave, whichever conversation
 // it is for. Keys are independent, so one channel's backlog or a burst of
 // card updates never holds up another channel's posts.
+//
+// Slack's limits are approximate ("about one per second, short bursts"), so
+// a bucket adapts: a 429 halves its rate and empties it (no burst when the
+// pause ends), and each call that goes through wins a little of the
+// configured rate back.
 type pacer struct {
 	cfg Config
 	log *slog.Logger
@@ -42,17 +47,21 @@ func newPacer(cfg Config, log *slog.Logger) *pacer {
 		paused: map[string]time.Time{}, limited: map[string]int{}}
 }
 
+// limits is the configured rate and burst of key.
+func (p *pacer) limits(key string) (rate.Limit, int) {
+	switch key {
+	case updateKey, reactKey:
+		return p.cfg.UpdateRate, p.cfg.UpdateBurst
+	case readKey:
+		return rate.Limit(50.0 / 60), 10 // Slack's tier 3
+	}
+	return p.cfg.PostRate, p.cfg.PostBurst
+}
+
 func (p *pacer) bucket(key string) *rate.Limiter {
 	l := p.buckets[key]
 	if l == nil {
-		switch key {
-		case updateKey, reactKey:
-			l = rate.NewLimiter(p.cfg.UpdateRate, p.cfg.UpdateBurst)
-		case readKey:
-			l = rate.NewLimiter(rate.Limit(50.0/60), 10) // Slack's tier 3
-		default:
-			l = rate.NewLimiter(p.cfg.PostRate, p.cfg.PostBurst)
-		}
+		l = rate.NewLimiter(p.limits(key))
 		p.buckets[key] = l
 	}
 	return l
@@ -67,10 +76,14 @@ func (p *pacer) take(key string) time.Time {
 	if until := p.paused[key]; until.After(now) {
 		return until
 	}
-	r := p.bucket(key).ReserveN(now, 1)
+	l := p.bucket(key)
+	r := l.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return now.Add(d)
+	}
+	if limit, _ := p.limits(key); l.Limit() < limit {
+		l.SetLimitAt(now, min(limit, l.Limit()+limit/50))
 	}
 	return time.Time{}
 }
@@ -84,6 +97,10 @@ func (p *pacer) limitedUntil(key string, retryAfter time.Duration) time.Time {
 	if until.After(p.paused[key]) {
 		p.paused[key] = until
 	}
+	l := p.bucket(key)
+	limit, burst := p.limits(key)
+	l.SetLimitAt(now, max(l.Limit()/2, limit/8))
+	l.ReserveN(until, burst) // empty when the pause ends: no burst into the limit
 	p.limited[key]++
 	// One line per minute at most, with counts, however many calls Slack
 	// refused meanwhile.

@@ -64,11 +64,11 @@ func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
 	if len(c.History) > maxHistory {
 		c.History = slices.Clone(c.History[len(c.History)-maxHistory:])
 	}
-	if err := putJSON(tx.Bucket(bConvs), u64(c.Num), c); err != nil {
+	if err := putJSON(appending(tx, bConvs), u64(c.Num), c); err != nil {
 		return err
 	}
 	if text {
-		if err := putJSON(tx.Bucket(bConvText), u64(c.Num), &c.ConvText); err != nil {
+		if err := putJSON(appending(tx, bConvText), u64(c.Num), &c.ConvText); err != nil {
 			return err
 		}
 	}
@@ -152,7 +152,9 @@ type ListQuery struct {
 // summaries of the rows it returns.
 func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		var nums []uint64
+		// Keep only the q.Limit first (or last) numbers while counting
+		// all: a list shows 40 rows of perhaps a million closed ones.
+		top := topK{k: q.Limit, newest: q.Newest}
 		c := tx.Bucket(bIdxStatus).Cursor()
 		for _, inbox := range q.Inboxes {
 			for _, st := range q.Statuses {
@@ -161,16 +163,13 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 					prefix = key([]byte(inbox), []byte(st), []byte(*q.Assignee), nil)
 				}
 				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-					nums = append(nums, getU64(k[len(k)-8:]))
+					top.add(getU64(k[len(k)-8:]))
+					total++
 				}
 			}
 		}
-		slices.Sort(nums)
-		total = len(nums)
-		if q.Newest {
-			slices.Reverse(nums)
-		}
-		for _, n := range nums[:min(len(nums), q.Limit)] {
+		nums := top.nums
+		for _, n := range nums {
 			var conv Conversation
 			if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
 				return fmt.Errorf("conversation %d: %w", n, err)
@@ -180,6 +179,34 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 		return nil
 	})
 	return rows, total, err
+}
+
+// topK keeps the k smallest numbers added (the k largest when newest), in
+// order.
+type topK struct {
+	k      int
+	newest bool
+	nums   []uint64
+}
+
+func (t *topK) add(n uint64) {
+	before := func(a, b uint64) bool { return a < b != t.newest }
+	if t.k == 0 || (len(t.nums) == t.k && !before(n, t.nums[len(t.nums)-1])) {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(t.nums, n, func(a, b uint64) int {
+		if before(a, b) {
+			return -1
+		}
+		if a == b {
+			return 0
+		}
+		return 1
+	})
+	t.nums = slices.Insert(t.nums, i, n)
+	if len(t.nums) > t.k {
+		t.nums = t.nums[:t.k]
+	}
 }
 
 // Counts are the figures of /inbox status.

@@ -228,9 +228,20 @@ func after[T any](b *bolt.Bucket, after uint64, n int) ([]T, error) {
 	return out, nil
 }
 
+// appending returns a bucket whose keys grow (conversation numbers, queue
+// sequences) ready for writes: bbolt splits pages half full by default,
+// right for random keys but a waste of half of every page when keys are
+// mostly appended.
+func appending(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	b.FillPercent = 0.9
+	return b
+}
+
 // enqueue stores v under the bucket's next sequence number, which set
 // writes into v first.
 func enqueue[T any](b *bolt.Bucket, v *T, set func(v *T, seq uint64)) error {
+	b.FillPercent = 0.9 // keys are appended
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err

@@ -276,6 +276,20 @@ func (s *Server) DropPending() int {
 	return n
 }
 
+// DropEnvelope discards one envelope not yet written to a socket (Slack
+// gave up on that event); it reports whether it was pending.
+func (s *Server) DropEnvelope(envelopeID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.outbox {
+		if e.id == envelopeID {
+			s.outbox = append(s.outbox[:i], s.outbox[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // WaitAck waits for the client's ack of an envelope and returns its payload
 // (empty if the ack had none).
 func (s *Server) WaitAck(ctx context.Context, envelopeID string) (json.RawMessage, error) {
