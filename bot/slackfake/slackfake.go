@@ -107,6 +107,8 @@ type Message struct {
 	// "response_url" or "ack" (payload of a slash command's ack). For
 	// ephemerals, User is the recipient. Empty for channel messages.
 	Via string
+	// Files are the IDs of the files the message shares (see File).
+	Files []string
 }
 
 type msgRec struct {
@@ -117,6 +119,7 @@ type msgRec struct {
 	updates                                           int
 	unfurl, linkNames, broadcast                      bool
 	editedTS                                          string
+	files                                             []string // file IDs (files.go)
 }
 
 func (m *msgRec) toMessage() Message {
@@ -135,6 +138,7 @@ func (m *msgRec) toMessage() Message {
 		Broadcast:   m.broadcast,
 		Subtype:     m.subtype,
 		Attachments: cloneRaw(m.attachments),
+		Files:       slices.Clone(m.files),
 	}
 	if len(m.reactions) > 0 {
 		out.Reactions = make(map[string][]string, len(m.reactions))
@@ -154,6 +158,8 @@ type chanRec struct {
 type userRec struct {
 	id, name, realName, email string
 	isBot                     bool
+	tz, tzLabel               string // "" means UTC (see SetUserTimeZone)
+	tzOffset                  int
 }
 
 type faultKind int
@@ -177,6 +183,8 @@ type envelope struct {
 	typ     string
 	payload json.RawMessage
 	raw     []byte
+	retry   int  // retry_attempt it was sent with
+	accepts bool // accepts_response_payload
 }
 
 type respURLRec struct {
@@ -185,6 +193,9 @@ type respURLRec struct {
 	user      string
 	messageTS string
 	uses      int
+	// ephemeral is set when the response_url came from a click on an
+	// ephemeral message (messageTS is then the ephemeral's ts).
+	ephemeral bool
 }
 
 // Server is the fake. Create it with New, stop it with Close.
@@ -223,6 +234,18 @@ type Server struct {
 	connects   int
 	respURLs   map[string]*respURLRec
 	badFrames  []string
+
+	// State of the features in their own files.
+	clock      func() time.Time       // SetClock; nil means time.Now
+	files      map[string]*fileRec    // files.go
+	uploads    map[string]string      // upload ticket -> file ID
+	deferred   []*pendingShare        // files.go, DeferFileShares
+	deferShare bool                   //
+	triggers   map[string]*triggerRec // views.go
+	views      map[string]*viewRec    // views.go, by view ID
+	viewStacks map[string][]string    // user -> open modal view IDs, root first
+	userGroups []UserGroup            // users.go
+	http       *httpDelivery          // httpmode.go; nil in Socket Mode
 }
 
 // New starts the fake on 127.0.0.1 on a free port.
@@ -242,12 +265,18 @@ func New() *Server {
 		acks:            map[string]json.RawMessage{},
 		conns:           map[*wsConn]struct{}{},
 		respURLs:        map[string]*respURLRec{},
+		files:           map[string]*fileRec{},
+		uploads:         map[string]string{},
+		triggers:        map[string]*triggerRec{},
+		views:           map[string]*viewRec{},
+		viewStacks:      map[string][]string{},
 	}
 	s.users[BotUserID] = &userRec{id: BotUserID, name: BotName, realName: BotName, isBot: true}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)
 	mux.HandleFunc("/response/", s.handleResponseURL)
 	mux.HandleFunc("/socket", s.handleSocket)
+	s.handleFiles(mux)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -259,6 +288,7 @@ func (s *Server) Close() {
 		s.closed = true
 		s.notifyLocked()
 		s.mu.Unlock()
+		s.stopHTTP()
 		s.dropAll()
 		s.srv.Close()
 		s.dropAll() // sockets that finished upgrading meanwhile
@@ -579,6 +609,7 @@ func (s *Server) msgJSONLocked(m *msgRec, withMeta bool) map[string]any {
 	if len(m.attachments) > 0 {
 		o["attachments"] = m.attachments
 	}
+	s.addFilesJSONLocked(o, m)
 	if m.editedTS != "" {
 		o["edited"] = map[string]any{"user": m.user, "ts": m.editedTS}
 	}

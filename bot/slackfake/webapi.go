@@ -123,6 +123,15 @@ var apiMethods = map[string]apiHandler{
 	"reactions.add":         (*Server).reactionsAdd,
 	"reactions.remove":      (*Server).reactionsRemove,
 	"views.publish":         (*Server).viewsPublish,
+
+	"files.getUploadURLExternal":   (*Server).filesGetUploadURLExternal,
+	"files.completeUploadExternal": (*Server).filesCompleteUploadExternal,
+	"files.info":                   (*Server).filesInfo,
+	"views.open":                   (*Server).viewsOpen,
+	"views.push":                   (*Server).viewsPush,
+	"views.update":                 (*Server).viewsUpdate,
+	"usergroups.list":              (*Server).usergroupsList,
+	"usergroups.users.list":        (*Server).usergroupsUsersList,
 }
 
 func (s *Server) dispatch(method string, r *http.Request) answer {
@@ -673,7 +682,7 @@ func (s *Server) conversationsJoin(p params) answer {
 }
 
 func userJSON(u *userRec) obj {
-	return obj{
+	o := obj{
 		"id":        u.id,
 		"team_id":   TeamID,
 		"name":      u.name,
@@ -681,7 +690,6 @@ func userJSON(u *userRec) obj {
 		"deleted":   false,
 		"is_bot":    u.isBot,
 		"is_admin":  false,
-		"tz":        "UTC",
 		"profile": obj{
 			"real_name":               u.realName,
 			"real_name_normalized":    u.realName,
@@ -691,6 +699,8 @@ func userJSON(u *userRec) obj {
 			"team":                    TeamID,
 		},
 	}
+	addUserTZ(o, u) // users.go
+	return o
 }
 
 func (s *Server) usersInfo(p params) answer {
@@ -842,6 +852,9 @@ func (s *Server) responseURL(id string, r *http.Request) answer {
 	ru.uses++
 	if ru.uses > 5 {
 		return answer{status: http.StatusNotFound, body: obj{"ok": false, "error": "used_url"}}
+	}
+	if a, done := s.ephemeralResponseLocked(ru, p); done { // ephemeral.go
+		return a
 	}
 	if p.bool("delete_original") {
 		m := s.findLocked(ru.channel, ru.messageTS)
