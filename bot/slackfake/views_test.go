@@ -12,7 +12,9 @@ import (
 	"github.com/inboxbot/inboxbot/bot/slackfake"
 )
 
-func plain(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
 
 func replyModal(title string) slack.ModalViewRequest {
 	note := slack.NewPlainTextInputBlockElement(plain("Your reply"), "note")
