@@ -603,6 +603,9 @@ func (s *Server) msgJSONLocked(m *msgRec, withMeta bool) map[string]any {
 	if m.subtype != "" {
 		o["subtype"] = m.subtype
 	}
+	if m.subtype == "tombstone" {
+		o["hidden"] = true
+	}
 	if len(m.blocks) > 0 {
 		o["blocks"] = m.blocks
 	}

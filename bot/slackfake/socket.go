@@ -605,8 +605,12 @@ func (s *Server) UserEdit(channel, ts, text string) (envelopeID string) {
 	return s.enqueueEventLocked(s.messageChangedEventLocked(m, &prev), "", 0)
 }
 
-// UserDelete deletes a recorded message and sends the message_deleted event.
-// It returns "" if the message is unknown.
+// UserDelete deletes a recorded message as its author would and sends the
+// events Slack sends (see deleteMessageLocked in messages.go: a thread
+// parent with replies becomes a tombstone, announced by message_changed).
+// It returns the envelope of the first event ("" if the message is
+// unknown); deleting the last reply under a tombstone queues a second
+// message_deleted for the tombstone.
 func (s *Server) UserDelete(channel, ts string) (envelopeID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -614,9 +618,13 @@ func (s *Server) UserDelete(channel, ts string) (envelopeID string) {
 	if m == nil {
 		return ""
 	}
-	s.deleteLocked(m)
+	for i, ev := range s.deleteMessageLocked(m) {
+		if id := s.enqueueEventLocked(ev, "", 0); i == 0 {
+			envelopeID = id
+		}
+	}
 	s.notifyLocked()
-	return s.enqueueEventLocked(s.messageDeletedEventLocked(m), "", 0)
+	return envelopeID
 }
 
 // AddReaction records a reaction by user and sends reaction_added.

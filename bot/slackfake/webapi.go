@@ -359,9 +359,10 @@ func (s *Server) chatDelete(p params) answer {
 	if m.botID != BotID {
 		return errAnswer("cant_delete_message")
 	}
-	s.deleteLocked(m)
-	if s.EchoBotMessages {
-		s.enqueueEventLocked(s.messageDeletedEventLocked(m), "", 0)
+	for _, ev := range s.deleteMessageLocked(m) { // messages.go
+		if s.EchoBotMessages {
+			s.enqueueEventLocked(ev, "", 0)
+		}
 	}
 	s.notifyLocked()
 	return okAnswer(obj{"channel": ch.id, "ts": m.ts})
@@ -861,9 +862,10 @@ func (s *Server) responseURL(id string, r *http.Request) answer {
 		if m == nil {
 			return errAnswer("message_not_found")
 		}
-		s.deleteLocked(m)
-		if s.EchoBotMessages {
-			s.enqueueEventLocked(s.messageDeletedEventLocked(m), "", 0)
+		for _, ev := range s.deleteMessageLocked(m) { // messages.go
+			if s.EchoBotMessages {
+				s.enqueueEventLocked(ev, "", 0)
+			}
 		}
 		s.notifyLocked()
 		return okAnswer(nil)
