@@ -45,20 +45,13 @@ func (s *Server) EphemeralAction(user, channel, ephemeralTS, actionID, value str
 	actionTS := s.nextTSLocked()
 	respURL := s.newResponseURLLocked("block_actions", channel, user, e.TS)
 	s.respURLs[strings.TrimPrefix(respURL, s.srv.URL+"/response/")].ephemeral = true
-	payload := obj{
-		"type":                  "block_actions",
-		"token":                 VerificationToken,
-		"api_app_id":            AppID,
-		"user":                  obj{"id": user, "username": s.userNameLocked(user), "name": s.userNameLocked(user), "team_id": TeamID},
-		"team":                  obj{"id": TeamID, "domain": "fake"},
-		"is_enterprise_install": false,
-		"trigger_id":            s.newTriggerLocked(user, ""),
-		"state":                 obj{"values": obj{}},
-		"container":             container,
-		"channel":               obj{"id": channel, "name": chName},
-		"response_url":          respURL,
-		"actions":               []obj{actionJSON(e.Blocks, actionID, value, "", actionTS)},
-	}
+	payload := s.interactionBaseLocked("block_actions", user) // views.go
+	payload["trigger_id"] = s.newTriggerLocked(user, "")
+	payload["state"] = obj{"values": obj{}}
+	payload["container"] = container
+	payload["channel"] = obj{"id": channel, "name": chName}
+	payload["response_url"] = respURL
+	payload["actions"] = []obj{actionJSON(e.Blocks, actionID, value, "", actionTS)}
 	return s.enqueueLocked("interactive", mustJSON(payload), 0, false)
 }
 

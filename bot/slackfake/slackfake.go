@@ -39,6 +39,44 @@
 //     and the retry count in evt.Request.RetryAttempt.
 //   - socketmode reconnects by itself (at once) after a dropped socket or a
 //     "disconnect" message; Run only returns for fatal auth errors or ctx.
+//   - UploadFileContext makes three requests: files.getUploadURLExternal, a
+//     multipart POST of the bytes to upload_url (with the bot token; slack-go
+//     only sends it to https Slack hosts or the OptionAPIURL host, which the
+//     fake's URLs are), files.completeUploadExternal. GetFileContext reports
+//     Slack's redirect to the sign-in page (no access) as an error.
+//
+// Files (files.go): the external upload flow, files.info and downloads of
+// url_private(_download) (bot token required, else the sign-in redirect).
+// Files/File read them back (bytes, mimetype, shares and their message ts);
+// UserShareFiles posts a user's file_share reply; DeferFileShares and
+// ShareDeferredFiles model Slack posting the share a moment after
+// files.completeUploadExternal answers. Faults apply to the methods and, as
+// UploadURLMethod and FileDownloadMethod, to the upload POST and downloads.
+//
+// Ephemerals (ephemeral.go): chat.postEphemeral validates and records blocks;
+// EphemeralAction clicks a button of one (container.is_ephemeral) and its
+// response_url replaces or deletes that ephemeral (Ephemeral(ts) shows it).
+//
+// Modals (views.go): views.open/push need a trigger_id the fake issued (slash
+// commands, block actions, ViewAction, SubmitView) less than 3 s ago (see
+// SetClock, ExpireTriggers) and not used yet; views.update checks the hash.
+// SubmitView, ViewAction and CloseView act as the user; the app's ack of a
+// view_submission (WaitViewAck) is applied to the user's view stack
+// (OpenViews, View).
+//
+// HTTP delivery (httpmode.go): UseHTTP makes the fake POST events,
+// interactive payloads and slash commands to the app's request URLs,
+// signed with the signing secret, instead of using the websocket; the 2xx
+// answer is the ack, so WaitAck/Acked/WaitViewAck work in both modes and one
+// test can run over both transports. VerifyURL sends url_verification;
+// TamperNext spoils signatures or timestamps; Replay resends a request
+// verbatim; failed event deliveries are retried with Slack's headers by
+// RetryFailed or at once with AutoRetry; Deliveries and WaitDelivery show
+// every request and its outcome.
+//
+// Messages (messages.go): deleting a thread parent that has replies leaves a
+// tombstone, as in Slack. Users (users.go): SetUserTimeZone for users.info,
+// SetUserGroups for usergroups.list and usergroups.users.list.
 package slackfake
 
 import (
@@ -316,12 +354,7 @@ func (s *Server) AddUser(id, name, realName string) {
 func (s *Server) SetUserEmail(id, email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		u = &userRec{id: id, name: strings.ToLower(id)}
-		s.users[id] = u
-	}
-	u.email = email
+	s.userLocked(id).email = email
 	s.notifyLocked()
 }
 

@@ -30,13 +30,20 @@ func (s *Server) nowLocked() time.Time {
 func (s *Server) SetUserTimeZone(id, tz, label string, offsetSeconds int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	u := s.userLocked(id)
+	u.tz, u.tzLabel, u.tzOffset = tz, label, offsetSeconds
+	s.notifyLocked()
+}
+
+// userLocked returns a user, adding an unknown one (named by its ID in
+// lower case).
+func (s *Server) userLocked(id string) *userRec {
 	u := s.users[id]
 	if u == nil {
 		u = &userRec{id: id, name: strings.ToLower(id)}
 		s.users[id] = u
 	}
-	u.tz, u.tzLabel, u.tzOffset = tz, label, offsetSeconds
-	s.notifyLocked()
+	return u
 }
 
 func addUserTZ(o obj, u *userRec) {

@@ -315,9 +315,8 @@ func TestModalLimits(t *testing.T) {
 	c := startClient(t, f)
 	tr := trigger(t, f, c, "U1")
 	many := slack.ModalViewRequest{Type: slack.VTModal, Title: plain("Many")}
-	for i := range 101 {
+	for range 101 {
 		many.Blocks.BlockSet = append(many.Blocks.BlockSet, slack.NewDividerBlock())
-		_ = i
 	}
 	long := slack.ModalViewRequest{Type: slack.VTModal, Title: plain("Long"), PrivateMetadata: strings.Repeat("m", 3001)}
 	input := slack.NewPlainTextInputBlockElement(nil, "t")
