@@ -122,6 +122,8 @@ type dueRetry struct {
 // as with Slack. Envelope IDs stay the fake's handle for each delivery
 // (retries keep the ID; Resend makes a new one, as in Socket Mode).
 // Deliveries records every request. Calling UseHTTP again replaces cfg.
+// There is no connection in HTTP mode: WaitConnected means nothing there;
+// VerifyURL tells when the app's endpoint answers.
 func (s *Server) UseHTTP(cfg HTTPConfig) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 3 * time.Second
