@@ -19,6 +19,7 @@ import (
 
 // SMTPConfig says how replies leave.
 type SMTPConfig struct {
+	Inbox    string // the inbox whose replies this server sends ("" : every inbox's)
 	Addr     string // host:port
 	Username string // no AUTH when empty
 	Password string
@@ -84,6 +85,9 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 	for _, j := range jobs {
 		if ctx.Err() != nil {
 			return time.Time{}, ctx.Err()
+		}
+		if s.cfg.Inbox != "" && j.Inbox != s.cfg.Inbox {
+			continue // another inbox's sender sends it
 		}
 		now := time.Now()
 		if j.NextAttempt.After(now) {

@@ -6,22 +6,10 @@ import (
 	"time"
 )
 
-// SetClock replaces the clock the fake reads wall time from: the 3 s
-// validity of trigger IDs and the X-Slack-Request-Timestamp of HTTP
-// deliveries. nil restores time.Now. Message timestamps never depend on it.
-func (s *Server) SetClock(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.clock = now
-}
-
-// nowLocked is the fake's wall time. s.mu must be held.
-func (s *Server) nowLocked() time.Time {
-	if s.clock != nil {
-		return s.clock()
-	}
-	return time.Now()
-}
+// nowLocked is the fake's wall time (Clock): for message timestamps, the
+// 3 s validity of trigger IDs and X-Slack-Request-Timestamp. s.mu must be
+// held.
+func (s *Server) nowLocked() time.Time { return s.Clock() }
 
 // SetUserTimeZone sets what users.info reports as tz, tz_label and
 // tz_offset (seconds east of UTC) for a user. The offset is given, not

@@ -3,6 +3,7 @@ package slackfake_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,9 @@ func trigger(t *testing.T, f *slackfake.Server, c *client, user string) string {
 
 func TestViewsOpenUpdateTriggers(t *testing.T) {
 	f := newFake(t)
+	var clock atomic.Int64 // the fake's wall time, in ns; it stands still unless moved
+	clock.Store(time.Now().UnixNano())
+	f.Clock = func() time.Time { return time.Unix(0, clock.Load()) }
 	ctx := ctxT(t)
 	api := newAPI(f)
 	c := startClient(t, f)
@@ -91,19 +95,16 @@ func TestViewsOpenUpdateTriggers(t *testing.T) {
 	if _, err := api.OpenViewContext(ctx, tr2, replyModal("Again")); slackErr(err) != "expired_trigger_id" {
 		t.Errorf("expired trigger: %v", err)
 	}
-	// The same with a clock: 3 s are fine, more are not.
-	now := time.Unix(1800000000, 0)
-	f.SetClock(func() time.Time { return now })
+	// The same by the clock: 3 s are fine, more are not.
 	tr3, tr4 := trigger(t, f, c, "U2"), trigger(t, f, c, "U2")
-	now = now.Add(3 * time.Second)
+	clock.Add(int64(3 * time.Second))
 	if _, err := api.OpenViewContext(ctx, tr3, replyModal("Other")); err != nil {
 		t.Errorf("trigger at 3 s: %v", err)
 	}
-	now = now.Add(time.Millisecond)
+	clock.Add(int64(time.Millisecond))
 	if _, err := api.OpenViewContext(ctx, tr4, replyModal("Other")); slackErr(err) != "expired_trigger_id" {
 		t.Errorf("trigger after 3 s: %v", err)
 	}
-	f.SetClock(nil)
 
 	// views.update: hash check, by view_id or external_id.
 	upd := replyModal("Reply v2")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -68,7 +69,7 @@ type Main struct {
 	TLSConfig *tls.Config // certificate checks for IMAP and SMTP
 	IMAPTune  mailbridge.IMAPConfig
 	SMTPRetry time.Duration
-	MemberTTL time.Duration
+	SlackTune bot.Config // pacing and caching; its Inboxes are ignored
 
 	st     *store.Store
 	cancel context.CancelFunc
@@ -84,31 +85,37 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 // Run opens the database and starts every part; it returns once they run.
 // Parts keep running (and reconnecting) until Close.
 func (m *Main) Run(ctx context.Context) error {
-	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second})
+	c := m.Config
+	inbox := bot.Inbox{ID: strings.ToLower(c.InboxAddress), Address: c.InboxAddress, Name: c.InboxName, Channel: c.Channel}
+	st, err := store.Open(c.DBPath, store.Options{Timeout: 5 * time.Second,
+		Legacy: store.Legacy{Inbox: inbox.ID, Channel: inbox.Channel}})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
-			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
+			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, c.DBPath)
 		}
 		return err
 	}
 	m.st = st
 	ctx, m.cancel = context.WithCancel(ctx)
 
-	c := m.Config
 	api := slack.New(c.SlackBotToken, slack.OptionAPIURL(c.SlackAPIURL), slack.OptionAppLevelToken(c.SlackAppToken))
-	b := bot.New(bot.Config{Channel: c.Channel, InboxAddress: c.InboxAddress, InboxName: c.InboxName, MemberTTL: m.MemberTTL}, api, st, m.Log)
+	botCfg := m.SlackTune
+	botCfg.Inboxes = []bot.Inbox{inbox}
+	b := bot.New(botCfg, api, st, m.Log)
+	socket := bot.NewSocketMode(api, m.Log)
 
 	imapCfg := m.IMAPTune
-	imapCfg.Addr, imapCfg.Username, imapCfg.Password = c.IMAPAddr, c.IMAPUsername, c.IMAPPassword
+	imapCfg.Inbox, imapCfg.Addr, imapCfg.Username, imapCfg.Password = inbox.ID, c.IMAPAddr, c.IMAPUsername, c.IMAPPassword
 	imapCfg.TLS, imapCfg.Mailbox, imapCfg.TLSConfig = c.IMAPTLS, c.IMAPMailbox, m.TLSConfig
 	w := mailbridge.NewWatcher(imapCfg, st, m.Log)
 
 	s := mailbridge.NewSender(mailbridge.SMTPConfig{
-		Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
+		Inbox: inbox.ID, Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
 		TLSConfig: m.TLSConfig, FromAddr: c.InboxAddress, FromName: c.InboxName, RetryBase: m.SMTPRetry,
 	}, st, m.Log)
 
-	for name, run := range map[string]func(context.Context) error{"slack": b.Run, "imap": w.Run, "smtp": s.Run} {
+	slackRun := func(ctx context.Context) error { return b.Run(ctx, socket) }
+	for name, run := range map[string]func(context.Context) error{"slack": slackRun, "imap": w.Run, "smtp": s.Run} {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
