@@ -2,6 +2,7 @@ package slackfake_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -15,6 +16,13 @@ import (
 
 const rawMail = "From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
 
+// quietFake is a fake that does not echo the bot's own actions as events.
+func quietFake(t *testing.T) (*slackfake.Server, *slack.Client, context.Context) {
+	f := newFake(t)
+	f.EchoBotMessages = false
+	return f, newAPI(f), ctxT(t)
+}
+
 func upload(api *slack.Client, t *testing.T, p slack.UploadFileParameters) (*slack.FileSummary, error) {
 	t.Helper()
 	if p.Reader == nil {
@@ -25,10 +33,7 @@ func upload(api *slack.Client, t *testing.T, p slack.UploadFileParameters) (*sla
 }
 
 func TestUploadFileIntoThread(t *testing.T) {
-	f := newFake(t)
-	f.EchoBotMessages = false
-	api := newAPI(f)
-	ctx := ctxT(t)
+	f, api, ctx := quietFake(t)
 	parent, _ := f.UserPost("C1", "U1", "", "mail")
 
 	sum, err := upload(api, t, slack.UploadFileParameters{Filename: "original.eml", Title: "Original mail",
@@ -99,10 +104,7 @@ func TestUploadFileIntoThread(t *testing.T) {
 }
 
 func TestUploadFileBlocksPrivateAndErrors(t *testing.T) {
-	f := newFake(t)
-	f.EchoBotMessages = false
-	api := newAPI(f)
-	ctx := ctxT(t)
+	f, api, ctx := quietFake(t)
 
 	// Blocks instead of an initial comment; at top level.
 	blocks := slack.Blocks{BlockSet: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.PlainTextType, "see file", false, false), nil, nil)}}
@@ -182,10 +184,7 @@ func TestUploadFileBlocksPrivateAndErrors(t *testing.T) {
 }
 
 func TestUploadFaults(t *testing.T) {
-	f := newFake(t)
-	f.EchoBotMessages = false
-	api := newAPI(f)
-	ctx := ctxT(t)
+	f, api, ctx := quietFake(t)
 
 	f.RateLimitNext("files.getUploadURLExternal", 3)
 	var rl *slack.RateLimitedError
@@ -242,10 +241,7 @@ func TestUploadFaults(t *testing.T) {
 }
 
 func TestDeferredFileShare(t *testing.T) {
-	f := newFake(t)
-	f.EchoBotMessages = false
-	api := newAPI(f)
-	ctx := ctxT(t)
+	f, api, ctx := quietFake(t)
 	parent, _ := f.UserPost("C1", "U1", "", "mail")
 	f.DeferFileShares(true)
 	sum, err := upload(api, t, slack.UploadFileParameters{Filename: "a.eml", Channel: "C1", ThreadTimestamp: parent})
