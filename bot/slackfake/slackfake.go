@@ -39,6 +39,44 @@
 //     and the retry count in evt.Request.RetryAttempt.
 //   - socketmode reconnects by itself (at once) after a dropped socket or a
 //     "disconnect" message; Run only returns for fatal auth errors or ctx.
+//   - UploadFileContext makes three requests: files.getUploadURLExternal, a
+//     multipart POST of the bytes to upload_url (with the bot token; slack-go
+//     only sends it to https Slack hosts or the OptionAPIURL host, which the
+//     fake's URLs are), files.completeUploadExternal. GetFileContext reports
+//     Slack's redirect to the sign-in page (no access) as an error.
+//
+// Files (files.go): the external upload flow, files.info and downloads of
+// url_private(_download) (bot token required, else the sign-in redirect).
+// Files/File read them back (bytes, mimetype, shares and their message ts);
+// UserShareFiles posts a user's file_share reply; DeferFileShares and
+// ShareDeferredFiles model Slack posting the share a moment after
+// files.completeUploadExternal answers. Faults apply to the methods and, as
+// UploadURLMethod and FileDownloadMethod, to the upload POST and downloads.
+//
+// Ephemerals (ephemeral.go): chat.postEphemeral validates and records blocks;
+// EphemeralAction clicks a button of one (container.is_ephemeral) and its
+// response_url replaces or deletes that ephemeral (Ephemeral(ts) shows it).
+//
+// Modals (views.go): views.open/push need a trigger_id the fake issued (slash
+// commands, block actions, ViewAction, SubmitView) less than 3 s ago (see
+// Clock, ExpireTriggers) and not used yet; views.update checks the hash.
+// SubmitView, ViewAction and CloseView act as the user; the app's ack of a
+// view_submission (WaitViewAck) is applied to the user's view stack
+// (OpenViews, View).
+//
+// HTTP delivery (httpmode.go): UseHTTP makes the fake POST events,
+// interactive payloads and slash commands to the app's request URLs,
+// signed with the signing secret, instead of using the websocket; the 2xx
+// answer is the ack, so WaitAck/Acked/WaitViewAck work in both modes and one
+// test can run over both transports. VerifyURL sends url_verification;
+// TamperNext spoils signatures or timestamps; Replay resends a request
+// verbatim; failed event deliveries are retried with Slack's headers by
+// RetryFailed or at once with AutoRetry; Deliveries and WaitDelivery show
+// every request and its outcome.
+//
+// Messages (messages.go): deleting a thread parent that has replies leaves a
+// tombstone, as in Slack. Users (users.go): SetUserTimeZone for users.info,
+// SetUserGroups for usergroups.list and usergroups.users.list.
 package slackfake
 
 import (
@@ -108,6 +146,8 @@ type Message struct {
 	// "response_url" or "ack" (payload of a slash command's ack). For
 	// ephemerals, User is the recipient. Empty for channel messages.
 	Via string
+	// Files are the IDs of the files the message shares (see File).
+	Files []string
 }
 
 type msgRec struct {
@@ -118,6 +158,7 @@ type msgRec struct {
 	updates                                           int
 	unfurl, linkNames, broadcast                      bool
 	editedTS                                          string
+	files                                             []string // file IDs (files.go)
 }
 
 func (m *msgRec) toMessage() Message {
@@ -136,6 +177,7 @@ func (m *msgRec) toMessage() Message {
 		Broadcast:   m.broadcast,
 		Subtype:     m.subtype,
 		Attachments: cloneRaw(m.attachments),
+		Files:       slices.Clone(m.files),
 	}
 	if len(m.reactions) > 0 {
 		out.Reactions = make(map[string][]string, len(m.reactions))
@@ -155,6 +197,8 @@ type chanRec struct {
 type userRec struct {
 	id, name, realName, email string
 	isBot                     bool
+	tz, tzLabel               string // "" means UTC (see SetUserTimeZone)
+	tzOffset                  int
 }
 
 type faultKind int
@@ -180,6 +224,8 @@ type envelope struct {
 	typ     string
 	payload json.RawMessage
 	raw     []byte
+	retry   int  // retry_attempt it was sent with
+	accepts bool // accepts_response_payload
 }
 
 type respURLRec struct {
@@ -188,6 +234,9 @@ type respURLRec struct {
 	user      string
 	messageTS string
 	uses      int
+	// ephemeral is set when the response_url came from a click on an
+	// ephemeral message (messageTS is then the ephemeral's ts).
+	ephemeral bool
 }
 
 // Server is the fake. Create it with New, stop it with Close.
@@ -237,6 +286,17 @@ type Server struct {
 	refused      map[string]int
 	blocked      map[string]int // method -> Retry-After
 	badFrames    []string
+
+	// State of the features in their own files.
+	files      map[string]*fileRec    // files.go
+	uploads    map[string]string      // upload ticket -> file ID
+	deferred   []*pendingShare        // files.go, DeferFileShares
+	deferShare bool                   //
+	triggers   map[string]*triggerRec // views.go
+	views      map[string]*viewRec    // views.go, by view ID
+	viewStacks map[string][]string    // user -> open modal view IDs, root first
+	userGroups []UserGroup            // users.go
+	http       *httpDelivery          // httpmode.go; nil in Socket Mode
 }
 
 // New starts the fake on 127.0.0.1 on a free port.
@@ -260,12 +320,18 @@ func New() *Server {
 		postLimiters:    map[string]*rate.Limiter{},
 		refused:         map[string]int{},
 		blocked:         map[string]int{},
+		files:           map[string]*fileRec{},
+		uploads:         map[string]string{},
+		triggers:        map[string]*triggerRec{},
+		views:           map[string]*viewRec{},
+		viewStacks:      map[string][]string{},
 	}
 	s.users[BotUserID] = &userRec{id: BotUserID, name: BotName, realName: BotName, isBot: true}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)
 	mux.HandleFunc("/response/", s.handleResponseURL)
 	mux.HandleFunc("/socket", s.handleSocket)
+	s.handleFiles(mux)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -277,6 +343,7 @@ func (s *Server) Close() {
 		s.closed = true
 		s.notifyLocked()
 		s.mu.Unlock()
+		s.stopHTTP()
 		s.dropAll()
 		s.srv.Close()
 		s.dropAll() // sockets that finished upgrading meanwhile
@@ -304,12 +371,7 @@ func (s *Server) AddUser(id, name, realName string) {
 func (s *Server) SetUserEmail(id, email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		u = &userRec{id: id, name: strings.ToLower(id)}
-		s.users[id] = u
-	}
-	u.email = email
+	s.userLocked(id).email = email
 	s.notifyLocked()
 }
 
@@ -602,12 +664,16 @@ func (s *Server) msgJSONLocked(m *msgRec, withMeta bool) map[string]any {
 	if m.subtype != "" {
 		o["subtype"] = m.subtype
 	}
+	if m.subtype == "tombstone" {
+		o["hidden"] = true
+	}
 	if len(m.blocks) > 0 {
 		o["blocks"] = m.blocks
 	}
 	if len(m.attachments) > 0 {
 		o["attachments"] = m.attachments
 	}
+	s.addFilesJSONLocked(o, m)
 	if m.editedTS != "" {
 		o["edited"] = map[string]any{"user": m.user, "ts": m.editedTS}
 	}

@@ -89,6 +89,9 @@ func (s *Server) recordAck(id string, payload json.RawMessage) {
 		payload = json.RawMessage{}
 	}
 	s.acks[id] = payload
+	if env := s.envelopes[id]; env != nil && env.typ == "interactive" {
+		s.viewAckLocked(env, payload) // views.go
+	}
 	// A slash command's ack payload is shown to the user like a response_url post.
 	if env := s.envelopes[id]; env != nil && env.typ == "slash_commands" && len(payload) > 0 && string(payload) != "null" {
 		var cmd struct {
@@ -147,7 +150,7 @@ func (s *Server) writeLoop(c *wsConn, numConns int, pingEvery time.Duration) {
 			s.mu.Unlock()
 			return
 		}
-		if len(s.outbox) > 0 {
+		if len(s.outbox) > 0 && s.http == nil { // httpmode.go delivers otherwise
 			env := s.outbox[0]
 			s.outbox = s.outbox[1:]
 			s.mu.Unlock()
@@ -341,7 +344,7 @@ func (s *Server) enqueueLocked(typ string, payload json.RawMessage, retryAttempt
 		"retry_reason":             reason,
 		"payload":                  payload,
 	})
-	env := &envelope{id: id, typ: typ, payload: payload, raw: raw}
+	env := &envelope{id: id, typ: typ, payload: payload, raw: raw, retry: retryAttempt, accepts: acceptsResponse}
 	s.envelopes[id] = env
 	s.outbox = append(s.outbox, env)
 	s.notifyLocked()
@@ -421,7 +424,7 @@ func (s *Server) Resend(envelopeID string, retryAttempt int) (string, error) {
 	if env == nil {
 		return "", fmt.Errorf("slackfake: unknown envelope %s", envelopeID)
 	}
-	return s.enqueueLocked(env.typ, env.payload, retryAttempt, env.typ == "slash_commands"), nil
+	return s.enqueueLocked(env.typ, env.payload, retryAttempt, env.accepts), nil
 }
 
 // EventID returns the event_id of an events_api envelope.
@@ -479,6 +482,7 @@ func (s *Server) messageEventLocked(m *msgRec) json.RawMessage {
 	if len(m.attachments) > 0 {
 		ev["attachments"] = m.attachments
 	}
+	s.addFilesJSONLocked(ev, m)
 	if m.threadTS != "" && m.threadTS != m.ts {
 		ev["thread_ts"] = m.threadTS
 		if p := s.findLocked(m.channel, m.threadTS); p != nil {
@@ -615,8 +619,12 @@ func (s *Server) UserEdit(channel, ts, text string) (envelopeID string) {
 	return s.enqueueEventLocked(s.messageChangedEventLocked(m, &prev), "", 0)
 }
 
-// UserDelete deletes a recorded message and sends the message_deleted event.
-// It returns "" if the message is unknown.
+// UserDelete deletes a recorded message as its author would and sends the
+// events Slack sends (see deleteMessageLocked in messages.go: a thread
+// parent with replies becomes a tombstone, announced by message_changed).
+// It returns the envelope of the first event ("" if the message is
+// unknown); deleting the last reply under a tombstone queues a second
+// message_deleted for the tombstone.
 func (s *Server) UserDelete(channel, ts string) (envelopeID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -624,9 +632,13 @@ func (s *Server) UserDelete(channel, ts string) (envelopeID string) {
 	if m == nil {
 		return ""
 	}
-	s.deleteLocked(m)
+	for i, ev := range s.deleteMessageLocked(m) {
+		if id := s.enqueueEventLocked(ev, "", 0); i == 0 {
+			envelopeID = id
+		}
+	}
 	s.notifyLocked()
-	return s.enqueueEventLocked(s.messageDeletedEventLocked(m), "", 0)
+	return envelopeID
 }
 
 // AddReaction records a reaction by user and sends reaction_added.
@@ -693,7 +705,7 @@ func (s *Server) SlashCommandNamed(command, user, channel, text string) (envelop
 		"api_app_id":            AppID,
 		"is_enterprise_install": "false",
 		"response_url":          s.newResponseURLLocked("slash_commands", channel, user, ""),
-		"trigger_id":            s.nextIDLocked("trigger."),
+		"trigger_id":            s.newTriggerLocked(user, ""),
 	})
 	return s.enqueueLocked("slash_commands", payload, 0, true)
 }
@@ -749,7 +761,7 @@ func (s *Server) BlockAction(user, channel, messageTS, threadTS, actionID, value
 		"user":                  obj{"id": user, "username": s.userNameLocked(user), "name": s.userNameLocked(user), "team_id": TeamID},
 		"team":                  obj{"id": TeamID, "domain": "fake"},
 		"is_enterprise_install": false,
-		"trigger_id":            s.nextIDLocked("trigger."),
+		"trigger_id":            s.newTriggerLocked(user, ""),
 		"state":                 obj{"values": obj{}},
 	}
 	var blocks json.RawMessage
@@ -786,6 +798,13 @@ func (s *Server) BlockAction(user, channel, messageTS, threadTS, actionID, value
 		payload["channel"] = obj{"id": channel, "name": chName}
 		payload["response_url"] = s.newResponseURLLocked("block_actions", channel, user, messageTS)
 	}
+	payload["actions"] = []obj{actionJSON(blocks, actionID, value, selectedUser, actionTS)}
+	return s.enqueueLocked("interactive", mustJSON(payload), 0, false)
+}
+
+// actionJSON is the action of a block_actions payload for a click on the
+// element with actionID in blocks (see BlockAction).
+func actionJSON(blocks json.RawMessage, actionID, value, selectedUser, actionTS string) obj {
 	blockID, el := findElement(blocks, actionID)
 	if blockID == "" {
 		blockID = "blk"
@@ -821,6 +840,5 @@ func (s *Server) BlockAction(user, channel, messageTS, threadTS, actionID, value
 	default:
 		action["value"] = value
 	}
-	payload["actions"] = []obj{action}
-	return s.enqueueLocked("interactive", mustJSON(payload), 0, false)
+	return action
 }

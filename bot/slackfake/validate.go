@@ -153,6 +153,8 @@ func (v *blockValidator) block(ptr string, b map[string]any, ids map[string]bool
 		} else {
 			v.maxLen(ptr+"/alt_text", a, 2000)
 		}
+	case "input":
+		v.input(ptr, b)
 	case "markdown":
 		t, _ := str(b, "text")
 		if t == "" {
@@ -197,8 +199,53 @@ func (v *blockValidator) element(ptr string, e map[string]any, actionIDs map[str
 				}
 			}
 		}
+	case "plain_text_input":
+		v.plainTextInput(ptr, e)
 	}
 	if p, ok := e["placeholder"]; ok {
 		v.text(ptr+"/placeholder", p, 150, true)
+	}
+}
+
+// inputElements are the element types an input block accepts.
+var inputElements = map[string]bool{
+	"plain_text_input": true, "email_text_input": true, "url_text_input": true, "number_input": true,
+	"rich_text_input": true, "checkboxes": true, "radio_buttons": true, "datepicker": true,
+	"timepicker": true, "datetimepicker": true, "file_input": true,
+	"static_select": true, "external_select": true, "users_select": true, "conversations_select": true, "channels_select": true,
+	"multi_static_select": true, "multi_external_select": true, "multi_users_select": true,
+	"multi_conversations_select": true, "multi_channels_select": true,
+}
+
+func (v *blockValidator) input(ptr string, b map[string]any) {
+	v.text(ptr+"/label", b["label"], 2000, true)
+	if h, ok := b["hint"]; ok {
+		v.text(ptr+"/hint", h, 2000, true)
+	}
+	el, ok := b["element"].(map[string]any)
+	if !ok {
+		v.errf(ptr, "missing required field: element")
+		return
+	}
+	if t, _ := str(el, "type"); !inputElements[t] {
+		v.errf(ptr+"/element/type", "must be a valid input element type")
+	}
+	v.element(ptr+"/element", el, map[string]bool{})
+}
+
+func (v *blockValidator) plainTextInput(ptr string, e map[string]any) {
+	minLen, hasMin := e["min_length"].(float64)
+	maxLen, hasMax := e["max_length"].(float64)
+	if hasMin && (minLen < 0 || minLen > 3000) {
+		v.errf(ptr+"/min_length", "must be between 0 and 3000")
+	}
+	if hasMax && (maxLen < 1 || maxLen > 3000) {
+		v.errf(ptr+"/max_length", "must be between 1 and 3000")
+	}
+	if hasMin && hasMax && minLen > maxLen {
+		v.errf(ptr+"/min_length", "must be less than or equal to max_length")
+	}
+	if iv, ok := str(e, "initial_value"); ok && hasMax && utf8.RuneCountInString(iv) > int(maxLen) {
+		v.errf(ptr+"/initial_value", "must be less than %d characters", int(maxLen)+1)
 	}
 }

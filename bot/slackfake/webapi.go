@@ -127,6 +127,15 @@ var apiMethods = map[string]apiHandler{
 	"reactions.add":         (*Server).reactionsAdd,
 	"reactions.remove":      (*Server).reactionsRemove,
 	"views.publish":         (*Server).viewsPublish,
+
+	"files.getUploadURLExternal":   (*Server).filesGetUploadURLExternal,
+	"files.completeUploadExternal": (*Server).filesCompleteUploadExternal,
+	"files.info":                   (*Server).filesInfo,
+	"views.open":                   (*Server).viewsOpen,
+	"views.push":                   (*Server).viewsPush,
+	"views.update":                 (*Server).viewsUpdate,
+	"usergroups.list":              (*Server).usergroupsList,
+	"usergroups.users.list":        (*Server).usergroupsUsersList,
 }
 
 func (s *Server) dispatch(method string, r *http.Request) answer {
@@ -360,9 +369,10 @@ func (s *Server) chatDelete(p params) answer {
 	if m.botID != BotID {
 		return errAnswer("cant_delete_message")
 	}
-	s.deleteLocked(m)
-	if s.EchoBotMessages {
-		s.enqueueEventLocked(s.messageDeletedEventLocked(m), "", 0)
+	for _, ev := range s.deleteMessageLocked(m) { // messages.go
+		if s.EchoBotMessages {
+			s.enqueueEventLocked(ev, "", 0)
+		}
 	}
 	s.notifyLocked()
 	return okAnswer(obj{"channel": ch.id, "ts": m.ts})
@@ -683,7 +693,7 @@ func (s *Server) conversationsJoin(p params) answer {
 }
 
 func userJSON(u *userRec) obj {
-	return obj{
+	o := obj{
 		"id":        u.id,
 		"team_id":   TeamID,
 		"name":      u.name,
@@ -691,7 +701,6 @@ func userJSON(u *userRec) obj {
 		"deleted":   false,
 		"is_bot":    u.isBot,
 		"is_admin":  false,
-		"tz":        "UTC",
 		"profile": obj{
 			"real_name":               u.realName,
 			"real_name_normalized":    u.realName,
@@ -701,6 +710,8 @@ func userJSON(u *userRec) obj {
 			"team":                    TeamID,
 		},
 	}
+	addUserTZ(o, u) // users.go
+	return o
 }
 
 func (s *Server) usersInfo(p params) answer {
@@ -853,14 +864,18 @@ func (s *Server) responseURL(id string, r *http.Request) answer {
 	if ru.uses > 5 {
 		return answer{status: http.StatusNotFound, body: obj{"ok": false, "error": "used_url"}}
 	}
+	if a, done := s.ephemeralResponseLocked(ru, p); done { // ephemeral.go
+		return a
+	}
 	if p.bool("delete_original") {
 		m := s.findLocked(ru.channel, ru.messageTS)
 		if m == nil {
 			return errAnswer("message_not_found")
 		}
-		s.deleteLocked(m)
-		if s.EchoBotMessages {
-			s.enqueueEventLocked(s.messageDeletedEventLocked(m), "", 0)
+		for _, ev := range s.deleteMessageLocked(m) { // messages.go
+			if s.EchoBotMessages {
+				s.enqueueEventLocked(ev, "", 0)
+			}
 		}
 		s.notifyLocked()
 		return okAnswer(nil)
