@@ -26,6 +26,13 @@ type Config struct {
 	InboxName    string // INBOX_NAME
 	// MemberTTL is how long channel membership answers are trusted.
 	MemberTTL time.Duration // default 1 minute
+	// SocketRetry is the wait before Socket Mode is tried again after Slack
+	// refused the app token.
+	SocketRetry time.Duration // default 5 minutes
+	// Metrics counts what the bot does; give the same to slack-go through
+	// Metrics.HTTPClient so that a revoked bot token stops Run. nil: new
+	// unregistered metrics.
+	Metrics *Metrics
 }
 
 // Bot is the Slack side of one installation.
@@ -43,6 +50,11 @@ type Bot struct {
 	convMu  keyedMutex              // serialises changes and card updates per conversation
 	rootMu  sync.RWMutex            // held while a root message is posted and recorded
 	wg      sync.WaitGroup          // event handlers in flight
+	metrics *Metrics
+
+	stateMu    sync.Mutex
+	state      State
+	noticeSent bool // the channel was told Socket Mode is down
 }
 
 // New returns a bot using api (built with the bot token, and the app token
@@ -51,13 +63,22 @@ func New(cfg Config, api *slack.Client, st *store.Store, log *slog.Logger) *Bot 
 	if cfg.MemberTTL <= 0 {
 		cfg.MemberTTL = time.Minute
 	}
+	if cfg.SocketRetry <= 0 {
+		cfg.SocketRetry = 5 * time.Minute
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
 	return &Bot{
 		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
 		users: newCache[string](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
+		metrics: cfg.Metrics,
 	}
 }
 
-// Run posts the queue and serves Socket Mode until ctx is done.
+// Run posts the queue and serves Socket Mode until ctx is done. It returns
+// an error when Slack no longer takes the bot token: nothing can work then.
+// Socket Mode failing for good does not stop it (see runSocket).
 func (b *Bot) Run(ctx context.Context) error {
 	auth, err := b.api.AuthTestContext(ctx)
 	if err != nil {
@@ -67,11 +88,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.teamURL != "" && !strings.HasSuffix(b.teamURL, "/") {
 		b.teamURL += "/"
 	}
-	b.log.Info("slack connected", "bot_user", b.botUserID, "team", auth.Team)
+	b.log.Info("slack bot token works", "bot_user", b.botUserID, "team", auth.Team)
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sm := socketmode.New(b.api)
 	b.wg.Add(4)
 	go func() {
 		defer b.wg.Done()
@@ -87,22 +108,22 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer b.wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev := <-sm.Events:
-				b.dispatch(ctx, sm, ev)
-			}
-		}
+		b.runSocket(ctx)
 	}()
-	err = sm.RunContext(ctx)
+	select {
+	case <-parent.Done():
+	case err = <-b.metrics.TokenRejected():
+	}
 	cancel()
 	b.wg.Wait()
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return nil
+	if err != nil {
+		const fix = "SLACK_BOT_TOKEN: copy the Bot User OAuth Token again from OAuth & Permissions, reinstall the app if it was removed, and restart"
+		b.stateMu.Lock()
+		b.state = State{Since: time.Now(), Err: err.Error(), Permanent: true, Fix: fix}
+		b.stateMu.Unlock()
+		return fmt.Errorf("the bot token was refused (%w): %s", err, fix)
 	}
-	return fmt.Errorf("socket mode: %w", err)
+	return nil
 }
 
 // pruneEvents forgets handled Slack events after a week, hourly: Slack

@@ -223,6 +223,7 @@ type Server struct {
 	connects   int
 	respURLs   map[string]*respURLRec
 	badFrames  []string
+	auth       authState
 }
 
 // New starts the fake on 127.0.0.1 on a free port.

@@ -138,20 +138,10 @@ func (s *Server) dispatch(method string, r *http.Request) answer {
 	if tok == "" {
 		tok = p.Get("token")
 	}
-	want := BotToken
-	if method == "apps.connections.open" {
-		want = AppToken
+	if a, refused := s.authCheck(method, tok); refused {
+		return a
 	}
-	switch {
-	case tok == "":
-		return errAnswer("not_authed")
-	case tok != want:
-		if method == "apps.connections.open" && tok == BotToken {
-			return errAnswer("not_allowed_token_type")
-		}
-		return errAnswer("invalid_auth")
-	}
-	return h(s, p)
+	return s.withScopes(method, h(s, p))
 }
 
 func (s *Server) authTest(p params) answer {
