@@ -129,7 +129,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		w.cfg.Metrics.IMAPReconnects.Inc()
 		wait := backoff
 		if IsPermanent(err) {
-			wait = max(backoff, w.cfg.AuthRetry)
+			wait = w.cfg.AuthRetry
 			w.health.down(problemOf(err), err)
 		} else {
 			w.health.down("", err)
