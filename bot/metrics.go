@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
+
+	"github.com/inboxbot/inboxbot/store"
 )
 
 // Metrics are the Slack side's Prometheus metrics. It also watches Web API
@@ -73,6 +76,14 @@ func (m *Metrics) HTTPClient(base http.RoundTripper) *http.Client {
 // apps.connections.open is not watched: it uses the app token, and Socket
 // Mode reports its own failure.
 func (m *Metrics) TokenRejected() <-chan error { return m.rejected }
+
+// mailPosted counts a mail job done and logs it (the conversation number,
+// nothing of the mail).
+func (b *Bot) mailPosted(j *store.SlackJob) {
+	b.metrics.MailsPosted.Inc()
+	b.metrics.IngestToPost.Observe(time.Since(j.Created).Seconds())
+	b.log.Info("mail posted", "conv", j.Conv, "job", j.Seq, "new_conv", j.NewConv)
+}
 
 type countingTransport struct {
 	base http.RoundTripper

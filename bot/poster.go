@@ -144,8 +144,7 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		return err
 	}
 	if j.Kind == store.JobMail {
-		b.metrics.IngestToPost.Observe(time.Since(j.Created).Seconds())
-		b.log.Info("mail posted", "conv", conv.Num, "job", j.Seq, "new_conv", j.NewConv)
+		b.mailPosted(j) // metrics and the log line
 	}
 	return b.st.FinishSlackJob(j.Seq)
 }

@@ -39,6 +39,11 @@ type SMTPConfig struct {
 	// StillTryingAfter is how long a reply may stay unsent before its
 	// thread is told it is late, and why.
 	StillTryingAfter time.Duration // default 5 minutes
+	// ShutdownGrace is how long a session in flight may go on once Run is
+	// cancelled before its connection is cut: enough for a healthy server
+	// to answer (a reply cut after its DATA is sent again at the next
+	// start), far less than the 60-second SMTP timeout.
+	ShutdownGrace time.Duration // default 3 seconds
 
 	Metrics *Metrics // nil: counted nowhere
 }
@@ -64,6 +69,9 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 	}
 	if cfg.StillTryingAfter <= 0 {
 		cfg.StillTryingAfter = 5 * time.Minute
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 3 * time.Second
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
@@ -212,8 +220,8 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 }
 
 // dial connects and logs in (a ConnError when it cannot). The connection is
-// closed as soon as ctx is done, so a shutdown does not wait out a slow
-// session; done releases that watch.
+// closed ShutdownGrace after ctx is done, so a shutdown does not wait out a
+// slow session; done releases that watch.
 func (s *Sender) dial(ctx context.Context) (client *mail.Client, done func(), err error) {
 	host, portStr, err := net.SplitHostPort(s.cfg.Addr)
 	if err != nil {
@@ -238,6 +246,7 @@ func (s *Sender) dial(ctx context.Context) (client *mail.Client, done func(), er
 		for _, stop := range stops {
 			stop()
 		}
+		stops = nil
 	}
 	// Our own dialer, so that ctx can cut the session: go-mail's bounds
 	// only the dial. It does the implicit TLS itself, hence no WithSSL.
@@ -252,7 +261,12 @@ func (s *Sender) dial(ctx context.Context) (client *mail.Client, done func(), er
 		}
 		if err == nil {
 			mu.Lock()
-			stops = append(stops, context.AfterFunc(ctx, func() { conn.Close() }))
+			stops = append(stops, context.AfterFunc(ctx, func() {
+				t := time.AfterFunc(s.cfg.ShutdownGrace, func() { conn.Close() })
+				mu.Lock()
+				stops = append(stops, t.Stop)
+				mu.Unlock()
+			}))
 			mu.Unlock()
 		}
 		return conn, err
