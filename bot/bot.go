@@ -1,85 +1,145 @@
 // Package bot is inboxbot's Slack side: it posts what the store's mail →
 // Slack queue holds, turns thread replies into the outbox, and runs the team
 // workflow (claim, assign, close) from reactions, buttons and /inbox.
+//
+// Handlers do not know how an event came: a transport (Socket Mode here)
+// turns what Slack sent into an Event and hands it to Handle, and acks with
+// what Handle returns. Slack calls go through the SlackAPI interface.
 package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/slackevents"
-	"github.com/slack-go/slack/socketmode"
+	"golang.org/x/time/rate"
 
 	"github.com/inboxbot/inboxbot/store"
 )
 
+// Inbox is one shared address and the channel it is worked in.
+type Inbox struct {
+	ID      string // the store's key of the inbox (its address, lower case)
+	Address string // support@example.com: the domain of our Message-IDs
+	Name    string // the team's display name
+	Channel string // Slack channel ID
+}
+
 // Config is what the bot needs to know about its installation.
 type Config struct {
-	Channel      string // INBOX_CHANNEL
-	InboxAddress string // INBOX_ADDRESS, whose domain our Message-IDs use
-	InboxName    string // INBOX_NAME
+	Inboxes []Inbox
 	// MemberTTL is how long channel membership answers are trusted.
 	MemberTTL time.Duration // default 1 minute
-	// SocketRetry is the wait before Socket Mode is tried again after Slack
-	// refused the app token.
-	SocketRetry time.Duration // default 5 minutes
+
+	// Pacing of Slack calls. Slack takes about one post per second per
+	// channel, with short bursts; updates and reactions have limits of
+	// their own. A 429's Retry-After always wins.
+	PostRate    rate.Limit // posts per second per channel, default 1
+	PostBurst   int        // default 4
+	UpdateRate  rate.Limit // card updates per second (all channels), default 1
+	UpdateBurst int        // default 10
+
+	// CatchUpWindow bounds how old a root may be for the catch-up to read
+	// its thread (see catchup.go). Default 7 days.
+	CatchUpWindow time.Duration
+	// AckBudget is how long a slash command or button click may take
+	// before it is acknowledged without its answer (which then follows
+	// through response_url): Slack wants an ack within 3 seconds.
+	AckBudget time.Duration // default 2 seconds
+
 	// Metrics counts what the bot does; give the same to slack-go through
 	// Metrics.HTTPClient so that a revoked bot token stops Run. nil: new
 	// unregistered metrics.
 	Metrics *Metrics
+	// NoticeWait bounds how long Run, when the transport fails for good,
+	// waits for the notice saying so to be posted before it returns.
+	NoticeWait time.Duration // default 10 seconds
+}
+
+func (c *Config) defaults() {
+	if c.MemberTTL <= 0 {
+		c.MemberTTL = time.Minute
+	}
+	if c.PostRate <= 0 {
+		c.PostRate = 1
+	}
+	if c.PostBurst <= 0 {
+		c.PostBurst = 4
+	}
+	if c.UpdateRate <= 0 {
+		c.UpdateRate = 1
+	}
+	if c.UpdateBurst <= 0 {
+		c.UpdateBurst = 10
+	}
+	if c.CatchUpWindow <= 0 {
+		c.CatchUpWindow = 7 * 24 * time.Hour
+	}
+	if c.AckBudget <= 0 {
+		c.AckBudget = 2 * time.Second
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.NoticeWait <= 0 {
+		c.NoticeWait = 10 * time.Second
+	}
 }
 
 // Bot is the Slack side of one installation.
 type Bot struct {
 	cfg Config
-	api *slack.Client
+	api SlackAPI
 	st  *store.Store
 	log *slog.Logger
+
+	byChannel map[string]*Inbox
+	byID      map[string]*Inbox
 
 	botUserID, botID string
 	teamURL          string // https://team.slack.com/, for permalinks
 
+	pace    *pacer
 	users   *cache[string]          // user ID -> real name
 	members *cache[map[string]bool] // channel -> its members
-	convMu  keyedMutex              // serialises changes and card updates per conversation
-	rootMu  sync.RWMutex            // held while a root message is posted and recorded
-	wg      sync.WaitGroup          // event handlers in flight
-	metrics *Metrics
+	convMu  keyedMutex              // serialises card updates per conversation
+	wg      sync.WaitGroup          // work started by handlers
 
+	cardRetry time.Time // after a failed card update, when to try again
+	resolved  chan struct{}
+
+	metrics    *Metrics
 	stateMu    sync.Mutex
 	state      State
-	noticeSent bool // the channel was told Socket Mode is down
+	noticeSent bool // the channel was told events do not reach the bot
+	connects   int  // times events started flowing
 }
 
 // New returns a bot using api (built with the bot token, and the app token
 // for Socket Mode); Run starts it.
-func New(cfg Config, api *slack.Client, st *store.Store, log *slog.Logger) *Bot {
-	if cfg.MemberTTL <= 0 {
-		cfg.MemberTTL = time.Minute
-	}
-	if cfg.SocketRetry <= 0 {
-		cfg.SocketRetry = 5 * time.Minute
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics(nil)
-	}
-	return &Bot{
+func New(cfg Config, api SlackAPI, st *store.Store, log *slog.Logger) *Bot {
+	cfg.defaults()
+	b := &Bot{
 		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
+		byChannel: map[string]*Inbox{}, byID: map[string]*Inbox{},
 		users: newCache[string](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
-		metrics: cfg.Metrics,
+		resolved: make(chan struct{}, 1), metrics: cfg.Metrics,
 	}
+	b.pace = newPacer(cfg, b.log)
+	for i := range b.cfg.Inboxes {
+		in := &b.cfg.Inboxes[i]
+		b.byChannel[in.Channel] = in
+		b.byID[in.ID] = in
+	}
+	return b
 }
 
-// Run posts the queue and serves Socket Mode until ctx is done. It returns
-// an error when Slack no longer takes the bot token: nothing can work then.
-// Socket Mode failing for good does not stop it (see runSocket).
-func (b *Bot) Run(ctx context.Context) error {
+// Start checks the token and learns who the bot is; it must be called
+// before Handle or the queue loops.
+func (b *Bot) Start(ctx context.Context) error {
 	auth, err := b.api.AuthTestContext(ctx)
 	if err != nil {
 		return fmt.Errorf("slack auth.test: %w", err)
@@ -88,51 +148,76 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.teamURL != "" && !strings.HasSuffix(b.teamURL, "/") {
 		b.teamURL += "/"
 	}
-	b.log.Info("slack bot token works", "bot_user", b.botUserID, "team", auth.Team)
-
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	b.wg.Add(4)
-	go func() {
-		defer b.wg.Done()
-		b.postQueue(ctx)
-	}()
-	go func() {
-		defer b.wg.Done()
-		b.catchUp(ctx)
-	}()
-	go func() {
-		defer b.wg.Done()
-		b.pruneEvents(ctx)
-	}()
-	go func() {
-		defer b.wg.Done()
-		b.runSocket(ctx)
-	}()
-	select {
-	case <-parent.Done():
-	case err = <-b.metrics.TokenRejected():
-	}
-	cancel()
-	b.wg.Wait()
-	if err != nil {
-		const fix = "SLACK_BOT_TOKEN: copy the Bot User OAuth Token again from OAuth & Permissions, reinstall the app if it was removed, and restart"
-		b.stateMu.Lock()
-		b.state = State{Since: time.Now(), Err: err.Error(), Permanent: true, Fix: fix}
-		b.stateMu.Unlock()
-		return fmt.Errorf("the bot token was refused (%w): %s", err, fix)
-	}
+	b.log.Info("slack token valid", "bot_user", b.botUserID, "team", auth.Team)
 	return nil
 }
 
-// pruneEvents forgets handled Slack events after a week, hourly: Slack
-// redelivers for minutes, so the dedup table need not grow forever.
+// Transport brings Slack's events to the bot (Socket Mode, or HTTP): it
+// hands each to Handle, acks with what Handle returns, and calls Connected
+// whenever events start flowing (again).
+type Transport interface {
+	Serve(ctx context.Context, b *Bot) error
+}
+
+// Run starts the bot and serves t until ctx is done, t fails for good, or
+// Slack stops taking the bot token (see Metrics.TokenRejected). A transport
+// failing for good is logged, shown in State and, since the bot token
+// still works, posted in the channel before Run returns its error.
+func (b *Bot) Run(ctx context.Context, t Transport) error {
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b.goRun(ctx, b.postQueue)
+	b.goRun(ctx, b.pruneEvents)
+	served := make(chan error, 1)
+	go func() { served <- t.Serve(ctx, b) }()
+	var err error
+	select {
+	case err = <-served:
+		served <- err
+		if err != nil && parent.Err() == nil {
+			b.transportFailed(ctx, err)
+		}
+	case rej := <-b.metrics.TokenRejected():
+		err = b.tokenRejected(rej)
+	}
+	cancel()
+	<-served
+	b.wg.Wait()
+	if parent.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// goRun runs f in a goroutine that Run waits for.
+func (b *Bot) goRun(ctx context.Context, f func(context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f(ctx)
+	}()
+}
+
+// Connected is called by a transport when events flow: each inbox
+// channel's threads are read for replies Slack may not have delivered.
+func (b *Bot) Connected(ctx context.Context) {
+	b.setUp()
+	for _, in := range b.cfg.Inboxes {
+		b.goRun(ctx, func(ctx context.Context) { b.catchUp(ctx, in.Channel) })
+	}
+}
+
+// pruneEvents forgets handled Slack events, hourly. A message's dedup key
+// must outlive the catch-up window, or the catch-up could send it again.
 func (b *Bot) pruneEvents(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := b.st.PruneEvents(time.Now().Add(-7 * 24 * time.Hour)); err != nil {
+		if n, err := b.st.PruneEvents(time.Now().Add(-b.cfg.CatchUpWindow - 24*time.Hour)); err != nil {
 			b.log.Warn("pruning handled events", "err", err)
 		} else if n > 0 {
 			b.log.Info("pruned handled events", "n", n)
@@ -145,183 +230,18 @@ func (b *Bot) pruneEvents(ctx context.Context) {
 	}
 }
 
-// dispatch hands an envelope to its handler in a goroutine of its own, so a
-// slow Slack call never holds up the socket. Each handler acks its envelope,
-// and only once what it did is committed: an unacked envelope is redelivered.
-func (b *Bot) dispatch(ctx context.Context, sm *socketmode.Client, ev socketmode.Event) {
-	if ev.Request == nil {
-		return // connection chatter (connecting, hello, ...)
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		var payload any
-		var err error
-		switch ev.Type {
-		case socketmode.EventTypeEventsAPI:
-			err = b.handleEventsAPI(ctx, ev)
-		case socketmode.EventTypeSlashCommand:
-			payload, err = b.handleSlash(ctx, ev)
-		case socketmode.EventTypeInteractive:
-			payload, err = b.handleInteractive(ctx, ev)
-		}
-		if err != nil {
-			// Not acked: Slack delivers it again, and the event dedup
-			// makes sure nothing happens twice.
-			b.log.Error("event not handled; leaving it to redelivery", "type", ev.Type, "err", err)
-			return
-		}
-		if err := sm.AckCtx(ctx, ev.Request.EnvelopeID, payload); err != nil {
-			b.log.Warn("ack failed", "err", err)
-		}
-	}()
-}
+// inboxOf is the inbox of a conversation (nil: not configured any more).
+func (b *Bot) inboxOf(c *store.Conversation) *Inbox { return b.byID[c.Inbox] }
 
-func (b *Bot) handleEventsAPI(ctx context.Context, ev socketmode.Event) error {
-	api, ok := ev.Data.(slackevents.EventsAPIEvent)
-	if !ok {
-		return nil
+// channelOf is where a conversation's thread is, or will be posted.
+func (b *Bot) channelOf(c *store.Conversation) string {
+	if c.Channel != "" {
+		return c.Channel
 	}
-	var eventID string
-	if cb, ok := api.Data.(*slackevents.EventsAPICallbackEvent); ok {
-		eventID = cb.EventID
+	if in := b.inboxOf(c); in != nil {
+		return in.Channel
 	}
-	switch e := api.InnerEvent.Data.(type) {
-	case *slackevents.MessageEvent:
-		return b.handleMessage(ctx, eventID, e)
-	case *slackevents.ReactionAddedEvent:
-		return b.handleReaction(ctx, eventID, e.User, e.Reaction, e.Item.Channel, e.Item.Timestamp, true)
-	case *slackevents.ReactionRemovedEvent:
-		return b.handleReaction(ctx, eventID, e.User, e.Reaction, e.Item.Channel, e.Item.Timestamp, false)
-	case *slackevents.AppHomeOpenedEvent:
-		return b.handleHome(ctx, e)
-	}
-	return nil
-}
-
-// handleMessage turns an agent's thread reply into an outbox job.
-func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.MessageEvent) error {
-	switch {
-	case e.Channel != b.cfg.Channel:
-		return nil
-	case e.BotID != "" || e.User == "" || e.User == b.botUserID:
-		return nil // bots, our own posts included
-	case e.SubType != "":
-		// Edits, deletions, file shares and "also send to channel"
-		// replies are not mail: only a plain reply is.
-		return nil
-	case e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp:
-		return nil // top-level chatter
-	case isNote(e.Text):
-		return nil
-	}
-	conv, err := b.convByThread(e.ThreadTimeStamp)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // a thread that is not a conversation
-	} else if err != nil {
-		return err
-	}
-	text := slackToPlain(e.Text, func(id string) string { return b.userName(ctx, id) })
-	if text == "" {
-		return nil
-	}
-	job, err := b.st.EnqueueReply(store.Reply{
-		EventID: eventID, Conv: conv.Num, SlackTS: e.TimeStamp,
-		AgentID: e.User, AgentName: b.userName(ctx, e.User), Text: text,
-		MessageID: newMessageID(conv.Num, domainOf(b.cfg.InboxAddress)),
-	})
-	if errors.Is(err, store.ErrDuplicate) {
-		b.log.Info("redelivered reply ignored", "event", eventID, "conv", conv.Num)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID)
-	return nil
-}
-
-// convByThread finds the conversation of a thread. A thread not (yet)
-// known may belong to a root being posted right now: wait for that post to
-// be recorded before giving up on it.
-func (b *Bot) convByThread(ts string) (*store.Conversation, error) {
-	c, err := b.st.ConvByThread(ts)
-	if !errors.Is(err, store.ErrNotFound) {
-		return c, err
-	}
-	b.rootMu.RLock()
-	defer b.rootMu.RUnlock()
-	return b.st.ConvByThread(ts)
-}
-
-// Slack retries an unacknowledged event a few times over a few minutes,
-// then gives up: a reply typed while inboxbot was down for longer would
-// never become mail. So at start-up the threads of recently active
-// conversations are read for human replies newer than the newest one
-// handled. Each goes through the same intake as a live event; the dedup by
-// message ts makes the scan and a late redelivery of the same reply
-// harmless. Only strictly newer replies are taken: the dedup keys of old
-// ones are pruned after a week, and a reply must never go out twice.
-const catchUpWindow = 7 * 24 * time.Hour // conversations active this recently
-
-func (b *Bot) catchUp(ctx context.Context) {
-	seen, err := b.st.SlackSeen()
-	if err != nil || seen == "" {
-		return // nothing handled yet: nothing can have been missed
-	}
-	convs, err := b.st.Convs(func(c *store.Conversation) bool {
-		return c.RootTS != "" && time.Since(c.Updated) < catchUpWindow
-	})
-	if err != nil {
-		b.log.Error("catch-up", "err", err)
-		return
-	}
-	found := 0
-	for i := range convs {
-		c := &convs[i]
-		cursor := ""
-		for {
-			msgs, more, next, err := b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-				ChannelID: b.cfg.Channel, Timestamp: c.RootTS, Cursor: cursor, Limit: 200,
-				Oldest: seen,
-			})
-			var rl *slack.RateLimitedError
-			if errors.As(err, &rl) {
-				// Many threads are read at once: wait our turn rather
-				// than skip a thread that may hold a missed reply.
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(rl.RetryAfter):
-				}
-				continue
-			}
-			if err != nil {
-				if ctx.Err() == nil {
-					b.log.Warn("catch-up: reading a thread", "conv", c.Num, "err", err)
-				}
-				break
-			}
-			for _, m := range msgs {
-				if m.Timestamp == c.RootTS || !store.TSBefore(seen, m.Timestamp) {
-					continue
-				}
-				ev := &slackevents.MessageEvent{
-					Channel: b.cfg.Channel, User: m.User, BotID: m.BotID, SubType: m.SubType,
-					Text: m.Text, TimeStamp: m.Timestamp, ThreadTimeStamp: c.RootTS,
-				}
-				if err := b.handleMessage(ctx, "catchup:"+m.Timestamp, ev); err != nil {
-					b.log.Warn("catch-up: reply not queued", "conv", c.Num, "ts", m.Timestamp, "err", err)
-				}
-				found++
-			}
-			if !more || next == "" {
-				break
-			}
-			cursor = next
-		}
-	}
-	b.log.Info("catch-up done", "conversations", len(convs), "replies_seen", found)
+	return ""
 }
 
 // userName is a user's real name for the From of their replies.
@@ -346,19 +266,4 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
-}
-
-// refreshCard re-renders a conversation's root message from the store.
-// Holding the conversation's lock while reading and updating means the last
-// update to reach Slack is always made from the latest state.
-func (b *Bot) refreshCard(ctx context.Context, num uint64) error {
-	unlock := b.convMu.lock(num)
-	defer unlock()
-	c, err := b.st.Conv(num)
-	if err != nil || c.RootTS == "" {
-		return err
-	}
-	_, _, _, err = b.api.UpdateMessageContext(ctx, b.cfg.Channel, c.RootTS,
-		slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true)...))
-	return err
 }

@@ -10,16 +10,6 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// Block action IDs of the root card.
-const (
-	actClaim   = "claim"
-	actUnclaim = "unclaim"
-	actAssign  = "assign"
-	actClose   = "close"
-	actReopen  = "reopen"
-	actHold    = "hold"
-)
-
 // convValue / parseConvValue: the value a card button carries.
 func convValue(num uint64) string { return strconv.FormatUint(num, 10) }
 

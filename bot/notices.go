@@ -11,12 +11,22 @@ import (
 // runNotice posts a notice at the top of the channel, exactly once, like
 // any other job part (recorded before and after, looked up after a crash).
 func (b *Bot) runNotice(ctx context.Context, j *store.SlackJob) error {
+	channel := ""
+	if in := b.byID[j.Notice.Inbox]; in != nil {
+		channel = in.Channel
+	} else if len(b.cfg.Inboxes) > 0 {
+		channel = b.cfg.Inboxes[0].Channel
+	}
+	if channel == "" {
+		b.log.Warn("notice dropped: no inbox channel", "part", j.Notice.Part)
+		return b.st.FinishSlackJob(j.Seq)
+	}
 	posts := jobPosts(nil, j)
 	for j.Done < len(posts) {
-		if _, err := b.postPart(ctx, j, "", posts[j.Done]); err != nil {
+		if _, err := b.postPart(ctx, j, channel, "", posts[j.Done]); err != nil {
 			return err
 		}
-		if err := b.st.SlackPartDone(j.Seq, ""); err != nil {
+		if err := b.st.SlackPartDone(j.Seq, j.Done, channel, ""); err != nil {
 			return err
 		}
 		j.Done++

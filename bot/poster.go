@@ -14,56 +14,80 @@ import (
 
 // postQueue drains the store's mail → Slack queue until ctx is done. Jobs
 // are handled in order; a job that cannot be posted now holds back only the
-// later jobs of its own conversation, so one broken mail does not stall the
-// inbox, and a conversation's mails never overtake each other.
+// later jobs of its own conversation (and pacing, those of its channel), so
+// one broken mail does not stall the inbox, and a conversation's mails never
+// overtake each other. After the jobs, parked events are looked at again
+// and marked cards refreshed.
 func (b *Bot) postQueue(ctx context.Context) {
 	store.Drive(ctx, b.st.SlackKick(), b.log, b.drainSlack)
 }
 
+const pageSize = 64 // jobs read per transaction
+
 func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
-	jobs, err := b.st.SlackJobs()
-	if err != nil {
-		return time.Time{}, err
-	}
 	var next time.Time
 	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
 	blocked := map[uint64]bool{}
-	for i := range jobs {
-		j := &jobs[i]
-		if blocked[j.Conv] {
-			continue
+	var seq uint64
+	for {
+		jobs, err := b.st.SlackJobsAfter(seq, pageSize)
+		if err != nil {
+			return time.Time{}, err
 		}
-		if j.NextAttempt.After(time.Now()) {
-			blocked[j.Conv] = true
-			later(j.NextAttempt)
-			continue
+		if len(jobs) == 0 {
+			break
 		}
-		if err := b.runJob(ctx, j); err != nil {
+		for i := range jobs {
+			j := &jobs[i]
+			seq = j.Seq
+			if blocked[j.Conv] {
+				continue
+			}
+			if j.NextAttempt.After(time.Now()) {
+				blocked[j.Conv] = true
+				later(j.NextAttempt)
+				continue
+			}
+			err := b.runJob(ctx, j)
+			if err == nil {
+				continue
+			}
 			if ctx.Err() != nil {
 				return time.Time{}, ctx.Err()
 			}
 			blocked[j.Conv] = true
-			wait := retryDelay(err, j.Attempts+1)
+			var ny *notYet
+			if errors.As(err, &ny) {
+				later(ny.until) // paced or rate limited: not the job's fault
+				continue
+			}
+			wait := retryDelay(j.Attempts + 1)
 			b.log.Warn("slack post failed, will retry", "conv", j.Conv, "job", j.Seq, "part", j.Done, "err", err, "in", wait)
-			if err := b.st.RetrySlackJob(j.Seq, time.Now().Add(wait), err.Error(), outcomeUnknown(err)); err != nil {
+			var lookup *lookupError
+			unknown := errors.As(err, &lookup) || outcomeUnknown(err)
+			if err := b.st.RetrySlackJob(j.Seq, time.Now().Add(wait), err.Error(), unknown, true); err != nil {
 				return time.Time{}, err
 			}
 			later(time.Now().Add(wait))
 		}
 	}
+	if err := b.replayParked(ctx); err != nil {
+		b.log.Warn("parked events", "err", err)
+	}
+	select {
+	case b.resolved <- struct{}{}:
+	default:
+	}
+	later(b.refreshCards(ctx))
 	return next, nil
 }
 
-// retryDelay honours Slack's Retry-After; otherwise 1 s doubling to 5 min.
-func retryDelay(err error, attempt int) time.Duration {
-	var rl *slack.RateLimitedError
-	if errors.As(err, &rl) && rl.RetryAfter > 0 {
-		return rl.RetryAfter
-	}
+// retryDelay is the wait after a failed attempt: 1 s doubling to 5 min.
+func retryDelay(attempt int) time.Duration {
 	d := time.Second
 	for i := 1; i < attempt && d < 5*time.Minute; i++ {
 		d *= 2
@@ -103,7 +127,7 @@ func refused(err error) bool {
 }
 
 // runJob carries out the remaining parts of a job, recording each, then
-// what follows them (marks on the agent's message, the card).
+// what follows them (marks on the agent's message).
 func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	if j.Kind == store.JobNotice {
 		return b.runNotice(ctx, j) // not in a conversation
@@ -111,6 +135,10 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil {
 		return err
+	}
+	channel := b.channelOf(conv)
+	if channel == "" {
+		return fmt.Errorf("conversation %d belongs to inbox %q, which is not configured", conv.Num, conv.Inbox)
 	}
 	posts := jobPosts(conv, j)
 	for j.Done < len(posts) {
@@ -122,7 +150,15 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 			// Jobs of a conversation run in order, so its root comes first.
 			return fmt.Errorf("conversation %d has no root message yet", conv.Num)
 		}
-		if err := b.postAndRecord(ctx, j, conv, thread, p); err != nil {
+		ts, err := b.postPart(ctx, j, channel, thread, p)
+		if err != nil {
+			return err
+		}
+		root := ""
+		if p.root {
+			root, conv.RootTS, conv.Channel = ts, ts, channel
+		}
+		if err := b.st.SlackPartDone(j.Seq, j.Done, channel, root); err != nil {
 			return err
 		}
 		j.Done++
@@ -130,15 +166,9 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	}
 	switch j.Kind {
 	case store.JobSent:
-		if err := b.react(ctx, j.ReplyTS, "email"); err != nil {
-			return err
-		}
-		// The conversation now waits on the customer.
-		err = b.refreshCard(ctx, conv.Num)
+		err = b.react(ctx, channel, j.ReplyTS, "email")
 	case store.JobFailed:
-		err = b.react(ctx, j.ReplyTS, "x")
-	case store.JobActivity:
-		err = b.refreshCard(ctx, conv.Num)
+		err = b.react(ctx, channel, j.ReplyTS, "x")
 	}
 	if err != nil {
 		return err
@@ -169,80 +199,86 @@ func jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	return nil
 }
 
-// postAndRecord posts one part and records it. While a root is being posted,
-// rootMu is held: a reply in its thread that arrives before the mapping is
-// recorded waits for it instead of being taken for a stranger's thread.
-func (b *Bot) postAndRecord(ctx context.Context, j *store.SlackJob, conv *store.Conversation, thread string, p post) error {
-	if p.root {
-		b.rootMu.Lock()
-		defer b.rootMu.Unlock()
-	}
-	ts, err := b.postPart(ctx, j, thread, p)
-	if err != nil {
-		return err
-	}
-	root := ""
-	if p.root {
-		root, conv.RootTS = ts, ts
-	}
-	return b.st.SlackPartDone(j.Seq, root)
-}
-
-// react adds a reaction to a thread message; one already there is fine.
-func (b *Bot) react(ctx context.Context, ts, name string) error {
+// react adds a reaction to a message; one already there is fine.
+func (b *Bot) react(ctx context.Context, channel, ts, name string) error {
 	if ts == "" {
 		return nil
 	}
-	err := b.api.AddReactionContext(ctx, name, slack.NewRefToMessage(b.cfg.Channel, ts))
-	var se slack.SlackErrorResponse
-	if errors.As(err, &se) && (se.Err == "already_reacted" || se.Err == "message_not_found") {
-		return nil
-	}
-	return err
+	return b.pace.do(reactKey, func() error {
+		err := b.api.AddReactionContext(ctx, name, slack.NewRefToMessage(channel, ts))
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) && (se.Err == "already_reacted" || se.Err == "message_not_found") {
+			return nil
+		}
+		return err
+	})
 }
 
+// lookupError is a failed search for the outcome of an earlier attempt: the
+// attempt stays unresolved.
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return "looking for an earlier attempt: " + e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
+
 // postPart posts part j.Done of a job exactly once: the attempt is recorded
-// before the call, and an attempt left unfinished by a crash is looked up in
-// Slack (by its metadata) before anything is posted again.
-func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, thread string, p post) (string, error) {
+// before the call, and an attempt left unfinished by a crash (or a lost
+// answer) is looked up in Slack (by its metadata) before anything is posted
+// again.
+func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, channel, thread string, p post) (string, error) {
 	if j.Attempting {
-		ts, err := b.findPost(ctx, j.Seq, j.Done, thread)
+		ts, err := b.findPost(ctx, j.Seq, j.Done, channel, thread)
+		var ny *notYet
+		if errors.As(err, &ny) {
+			return "", err
+		}
 		if err != nil {
-			return "", fmt.Errorf("looking for an earlier attempt: %w", err)
+			return "", &lookupError{err}
 		}
 		if ts != "" {
 			b.log.Info("found post of an interrupted attempt", "job", j.Seq, "part", j.Done, "ts", ts)
 			return ts, nil
 		}
 	}
-	if err := b.st.BeginSlackPart(j.Seq); err != nil {
+	key := postKey(channel)
+	if until := b.pace.take(key); !until.IsZero() {
+		return "", &notYet{key: key, until: until}
+	}
+	if err := b.st.BeginSlackPart(j.Seq, j.Done, channel, p.root); err != nil {
 		return "", err
 	}
 	j.Attempting = true
-	opts := []slack.MsgOption{
-		slack.MsgOptionText(p.text, false),
-		slack.MsgOptionDisableLinkUnfurl(),
-		slack.MsgOptionDisableMediaUnfurl(),
-		slack.MsgOptionMetadata(postMeta(j.Seq, j.Done)),
+	opts := func(text string, blocks []slack.Block) []slack.MsgOption {
+		o := []slack.MsgOption{
+			slack.MsgOptionText(text, false),
+			slack.MsgOptionDisableLinkUnfurl(),
+			slack.MsgOptionDisableMediaUnfurl(),
+			slack.MsgOptionMetadata(postMeta(j.Seq, j.Done)),
+		}
+		if len(blocks) > 0 {
+			o = append(o, slack.MsgOptionBlocks(blocks...))
+		}
+		if thread != "" {
+			o = append(o, slack.MsgOptionTS(thread))
+		}
+		return o
 	}
-	if len(p.blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(p.blocks...))
-	}
-	if thread != "" {
-		opts = append(opts, slack.MsgOptionTS(thread))
-	}
-	_, ts, err := b.api.PostMessageContext(ctx, b.cfg.Channel, opts...)
+	_, ts, err := b.api.PostMessageContext(ctx, channel, opts(p.text, p.blocks)...)
 	if err != nil && refused(err) && len(p.blocks) > 0 {
 		// Slack will not take the rendering: fall back to text that
 		// says so rather than never showing the mail.
 		b.log.Warn("slack refused blocks, posting as text", "job", j.Seq, "err", err)
 		fallback := cut(p.text, 3000) + "\n⚠️ Slack refused the full rendering of this message (" + err.Error() + ")."
-		opts = append(opts[:0], slack.MsgOptionText(fallback, false), slack.MsgOptionDisableLinkUnfurl(),
-			slack.MsgOptionDisableMediaUnfurl(), slack.MsgOptionMetadata(postMeta(j.Seq, j.Done)))
-		if thread != "" {
-			opts = append(opts, slack.MsgOptionTS(thread))
+		_, ts, err = b.api.PostMessageContext(ctx, channel, opts(fallback, nil)...)
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		// Slack took nothing: the attempt is over, and the channel waits.
+		until := b.pace.limitedUntil(key, rl.RetryAfter)
+		if rerr := b.st.RetrySlackJob(j.Seq, until, err.Error(), false, false); rerr != nil {
+			return "", rerr
 		}
-		_, ts, err = b.api.PostMessageContext(ctx, b.cfg.Channel, opts...)
+		return "", &notYet{key: key, until: until, err: err}
 	}
 	return ts, err
 }
@@ -250,38 +286,35 @@ func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, thread string, p 
 // findPost looks for a message carrying the metadata of (seq, part): among
 // the channel's latest top-level messages (newest first: an interrupted post
 // is recent), or among the thread's replies.
-func (b *Bot) findPost(ctx context.Context, seq uint64, part int, thread string) (string, error) {
-	match := func(msgs []slack.Message) string {
-		for _, m := range msgs {
-			if s, p, ok := parsePostMeta(m.Metadata); ok && s == seq && p == part {
-				return m.Timestamp
-			}
-		}
-		return ""
-	}
+func (b *Bot) findPost(ctx context.Context, seq uint64, part int, channel, thread string) (string, error) {
 	cursor := ""
 	for page := 0; page < 10; page++ {
 		var msgs []slack.Message
 		var more bool
-		var err error
-		if thread == "" {
-			var r *slack.GetConversationHistoryResponse
-			r, err = b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-				ChannelID: b.cfg.Channel, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
-			})
-			if r != nil {
-				msgs, more, cursor = r.Messages, r.HasMore, r.ResponseMetaData.NextCursor
+		err := b.pace.do(readKey, func() error {
+			var err error
+			if thread == "" {
+				var r *slack.GetConversationHistoryResponse
+				r, err = b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+					ChannelID: channel, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
+				})
+				if r != nil {
+					msgs, more, cursor = r.Messages, r.HasMore, r.ResponseMetaData.NextCursor
+				}
+			} else {
+				msgs, more, cursor, err = b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+					ChannelID: channel, Timestamp: thread, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
+				})
 			}
-		} else {
-			msgs, more, cursor, err = b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-				ChannelID: b.cfg.Channel, Timestamp: thread, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
-			})
-		}
+			return err
+		})
 		if err != nil {
 			return "", err
 		}
-		if ts := match(msgs); ts != "" {
-			return ts, nil
+		for _, m := range msgs {
+			if s, p, ok := parsePostMeta(m.Metadata); ok && s == seq && p == part {
+				return m.Timestamp, nil
+			}
 		}
 		if !more || cursor == "" {
 			return "", nil

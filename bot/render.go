@@ -228,24 +228,25 @@ func cardActions(c *store.Conversation) slack.Block {
 		}
 		return b
 	}
+	button := func(action string) string { return verbByAction(action).button }
 	var els []slack.BlockElement
 	if c.Assignee == "" {
-		els = append(els, btn(actClaim, "Claim", slack.StylePrimary))
+		els = append(els, btn(button(store.ActClaim), "Claim", slack.StylePrimary))
 	} else {
-		els = append(els, btn(actUnclaim, "Unclaim", ""))
+		els = append(els, btn(button(store.ActUnclaim), "Unclaim", ""))
 	}
-	pick := slack.NewOptionsSelectBlockElement(slack.OptTypeUser, slack.NewTextBlockObject(slack.PlainTextType, "Assign", false, false), actAssign)
+	pick := slack.NewOptionsSelectBlockElement(slack.OptTypeUser, slack.NewTextBlockObject(slack.PlainTextType, "Assign", false, false), button(store.ActAssign))
 	if c.Assignee != "" {
 		pick.InitialUser = c.Assignee
 	}
 	els = append(els, pick)
 	if c.Status == store.StatusClosed {
-		els = append(els, btn(actReopen, "Reopen", ""))
+		els = append(els, btn(button(store.ActReopen), "Reopen", ""))
 	} else {
-		els = append(els, btn(actClose, "Close", slack.StyleDanger))
+		els = append(els, btn(button(store.ActClose), "Close", slack.StyleDanger))
 	}
 	if c.Status != store.StatusHold && c.Status != store.StatusClosed {
-		els = append(els, btn(actHold, "On hold", ""))
+		els = append(els, btn(button(store.ActHold), "On hold", ""))
 	}
 	return slack.NewActionBlock(actionBlockID(c.Num), els...)
 }

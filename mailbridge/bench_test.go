@@ -29,7 +29,7 @@ func BenchmarkParseAndRecord20KB(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			if err := st.SetWatermark("INBOX", store.Watermark{UIDValidity: 1}); err != nil {
+			if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1}); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(len(msg)))
@@ -40,7 +40,7 @@ func BenchmarkParseAndRecord20KB(b *testing.B) {
 				if len(pending) == 0 {
 					return
 				}
-				if _, err := st.RecordInbound("INBOX", 1, pending); err != nil {
+				if _, err := st.RecordInbound(testInbox, "INBOX", 1, pending); err != nil {
 					b.Fatal(err)
 				}
 				pending = pending[:0]

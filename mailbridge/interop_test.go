@@ -29,7 +29,7 @@ func dovecotConfig(d *mailtest.Dovecot, mode string) IMAPConfig {
 		addr = d.IMAPSAddr
 	}
 	return IMAPConfig{
-		Addr: addr, Username: d.Username, Password: d.Password, TLS: mode, TLSConfig: insecureTLS(),
+		Inbox: testInbox, Addr: addr, Username: d.Username, Password: d.Password, TLS: mode, TLSConfig: insecureTLS(),
 		Recheck: 100 * time.Millisecond, IdleRestart: 2 * time.Second, Poll: 200 * time.Millisecond,
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 // SMTPConfig says how replies leave.
 type SMTPConfig struct {
+	Inbox    string // the inbox whose replies this server sends ("" : every inbox's)
 	Addr     string // host:port
 	Username string // no AUTH when empty
 	Password string
@@ -77,7 +78,7 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 		cfg.Metrics = NewMetrics(nil)
 	}
 	log = log.With("component", "smtp")
-	return &Sender{cfg: cfg, st: st, log: log, health: &health{part: "SMTP", st: st, log: log}}
+	return &Sender{cfg: cfg, st: st, log: log, health: &health{part: "SMTP", inbox: cfg.Inbox, st: st, log: log}}
 }
 
 // State says whether the last SMTP session (or start-up check) could
@@ -115,6 +116,9 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 	for _, j := range jobs {
 		if ctx.Err() != nil {
 			return time.Time{}, ctx.Err()
+		}
+		if s.cfg.Inbox != "" && j.Inbox != s.cfg.Inbox {
+			continue // another inbox's sender sends it
 		}
 		now := time.Now()
 		if j.NextAttempt.After(now) {

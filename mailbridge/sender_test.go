@@ -34,13 +34,13 @@ func inboundFrom(from, msgID string, refs ...string) []byte {
 // reply to it.
 func queueReply(t testing.TB, st *store.Store, raw []byte, agent, text string) *store.MailJob {
 	t.Helper()
-	if _, ok, _ := st.Watermark("INBOX"); !ok {
-		if err := st.SetWatermark("INBOX", store.Watermark{UIDValidity: 1}); err != nil {
+	if _, ok, _ := st.Watermark(testInbox, "INBOX"); !ok {
+		if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wm, _, _ := st.Watermark("INBOX")
-	res, err := st.RecordInbound("INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1, Mail: ReadInbound(bytes.NewReader(raw))}})
+	wm, _, _ := st.Watermark(testInbox, "INBOX")
+	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1, Mail: ReadInbound(bytes.NewReader(raw))}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,8 @@ type State struct {
 // when the part stops for good and when it works again: once per outage,
 // however often the part retries meanwhile.
 type health struct {
-	part string // "IMAP" or "SMTP"
+	part  string // "IMAP" or "SMTP"
+	inbox string // whose channel hears about it
 	st   *store.Store
 	log  *slog.Logger
 
@@ -82,6 +83,7 @@ func (h *health) notice(n store.Notice) {
 	if h.st == nil {
 		return
 	}
+	n.Inbox = h.inbox
 	if err := h.st.EnqueueNotice(n); err != nil {
 		h.log.Error("queueing a notice for the channel", "err", err)
 	}

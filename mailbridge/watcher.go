@@ -33,6 +33,7 @@ const (
 
 // IMAPConfig says where the shared mailbox is.
 type IMAPConfig struct {
+	Inbox    string // the inbox this mailbox feeds (its address): the store files mail under it
 	Addr     string // host:port
 	Username string
 	Password string
@@ -103,7 +104,7 @@ type Watcher struct {
 func NewWatcher(cfg IMAPConfig, st *store.Store, log *slog.Logger) *Watcher {
 	cfg.defaults()
 	log = log.With("component", "imap", "mailbox", cfg.Mailbox)
-	return &Watcher{cfg: cfg, st: st, log: log, cmdTimeout: time.Minute, health: &health{part: "IMAP", st: st, log: log}}
+	return &Watcher{cfg: cfg, st: st, log: log, cmdTimeout: time.Minute, health: &health{part: "IMAP", inbox: cfg.Inbox, st: st, log: log}}
 }
 
 // State says whether the watcher is logged in and waiting for mail.
@@ -375,7 +376,7 @@ func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, notify <-chan 
 // a day before the last import is looked at again, and what we already have
 // is recognised by Message-ID.
 func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) error {
-	wm, ok, err := w.st.Watermark(w.cfg.Mailbox)
+	wm, ok, err := w.st.Watermark(w.cfg.Inbox, w.cfg.Mailbox)
 	if err != nil {
 		return err
 	}
@@ -385,7 +386,7 @@ func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) erro
 	}
 	if !ok {
 		w.log.Info("first start: importing mail that arrives from now on", "uidnext", next)
-		return w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{UIDValidity: sel.UIDValidity, LastUID: next - 1})
+		return w.st.SetWatermark(w.cfg.Inbox, w.cfg.Mailbox, store.Watermark{UIDValidity: sel.UIDValidity, LastUID: next - 1})
 	}
 	if wm.UIDValidity == sel.UIDValidity {
 		return nil
@@ -413,7 +414,7 @@ func (w *Watcher) syncWatermark(c *imapclient.Client, sel *imap.SelectData) erro
 		}
 	}
 	w.log.Warn("UIDVALIDITY changed: re-scanning recent mail", "old", wm.UIDValidity, "new", sel.UIDValidity, "from_uid", last+1)
-	return w.st.SetWatermark(w.cfg.Mailbox, store.Watermark{
+	return w.st.SetWatermark(w.cfg.Inbox, w.cfg.Mailbox, store.Watermark{
 		UIDValidity: sel.UIDValidity, LastUID: last, LastDate: wm.LastDate, DedupUpTo: next - 1,
 	})
 }
@@ -438,7 +439,7 @@ func uidsOf(data *imap.SearchData) ([]imap.UID, error) {
 // fetchNew imports every mail above the watermark, in UID order, in
 // batches of at most BatchSize mails: one FETCH and one transaction each.
 func (w *Watcher) fetchNew(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
-	wm, _, err := w.st.Watermark(w.cfg.Mailbox)
+	wm, _, err := w.st.Watermark(w.cfg.Inbox, w.cfg.Mailbox)
 	if err != nil {
 		return err
 	}
@@ -528,7 +529,7 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		return nil
 	}
 	slices.SortFunc(batch, func(a, b store.Inbound) int { return cmp.Compare(a.UID, b.UID) })
-	res, err := w.st.RecordInbound(w.cfg.Mailbox, uidValidity, batch)
+	res, err := w.st.RecordInbound(w.cfg.Inbox, w.cfg.Mailbox, uidValidity, batch)
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}

@@ -61,9 +61,12 @@ func openStore(t testing.TB) *store.Store {
 	return st
 }
 
+// testInbox is the inbox the tests file mail under.
+const testInbox = "support@acme.test"
+
 func testIMAPConfig(srv *mailtest.IMAPServer) IMAPConfig {
 	return IMAPConfig{
-		Addr: srv.Addr, Username: srv.Username, Password: srv.Password, TLS: TLSNone,
+		Inbox: testInbox, Addr: srv.Addr, Username: srv.Username, Password: srv.Password, TLS: TLSNone,
 		Recheck: 100 * time.Millisecond, IdleRestart: 2 * time.Second, Poll: 200 * time.Millisecond,
 	}
 }
@@ -138,7 +141,7 @@ func waitMailJobs(t testing.TB, st *store.Store, n int, deadline time.Duration) 
 
 func watermark(t testing.TB, st *store.Store) (store.Watermark, bool) {
 	t.Helper()
-	wm, ok, err := st.Watermark("INBOX")
+	wm, ok, err := st.Watermark(testInbox, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,14 +459,14 @@ func TestWatcherUIDValidityChange(t *testing.T) {
 	// The store recorded the first two mails under another UIDVALIDITY
 	// (say the mailbox was rebuilt since), with other UIDs.
 	oldValidity := uidValidity + 1000
-	if err := st.SetWatermark("INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()}); err != nil {
+	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var ins []store.Inbound
 	for i, raw := range old {
 		ins = append(ins, store.Inbound{UID: uint32(41 + i), Mail: ReadInbound(bytes.NewReader(raw))})
 	}
-	if _, err := st.RecordInbound("INBOX", oldValidity, ins); err != nil {
+	if _, err := st.RecordInbound(testInbox, "INBOX", oldValidity, ins); err != nil {
 		t.Fatal(err)
 	}
 
@@ -505,15 +508,15 @@ func TestWatcherUIDValidityRescanResumes(t *testing.T) {
 	// The state a crash leaves after the first re-scanned mail: UIDVALIDITY
 	// already the new one, mail 1 done, mails 2 and 3 known from before.
 	oldValidity := uidValidity + 1000
-	st.SetWatermark("INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()})
+	st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()})
 	var ins []store.Inbound
 	for i := 1; i <= 3; i++ {
 		ins = append(ins, store.Inbound{UID: uint32(40 + i), Mail: ReadInbound(bytes.NewReader(customerMail(i, fmt.Sprintf("seen-%d@example.com", i))))})
 	}
-	if _, err := st.RecordInbound("INBOX", oldValidity, ins); err != nil {
+	if _, err := st.RecordInbound(testInbox, "INBOX", oldValidity, ins); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetWatermark("INBOX", store.Watermark{UIDValidity: uidValidity, LastUID: 1, LastDate: time.Now(), DedupUpTo: uidNext - 1}); err != nil {
+	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: uidValidity, LastUID: 1, LastDate: time.Now(), DedupUpTo: uidNext - 1}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Append(t, "INBOX", customerMail(4, "fresh@example.com"))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,16 +28,13 @@ type msgRef struct {
 	Out  bool   `json:"o,omitempty"` // we sent it
 }
 
-const (
-	maxChain   = 40   // Message-IDs kept per conversation for threading
-	previewLen = 2800 // fits a 3,000-character section block with room for a note
-)
+func mailboxKey(inbox, mailbox string) []byte { return key([]byte(inbox), []byte(mailbox)) }
 
-// Watermark returns the stored watermark of mailbox; ok is false before the
-// mailbox was ever seen.
-func (s *Store) Watermark(mailbox string) (w Watermark, ok bool, err error) {
+// Watermark returns the stored watermark of an inbox's mailbox; ok is false
+// before the mailbox was ever seen.
+func (s *Store) Watermark(inbox, mailbox string) (w Watermark, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		e := getJSON(tx.Bucket(bMailboxes), []byte(mailbox), &w)
+		e := getJSON(tx.Bucket(bMailboxes), mailboxKey(inbox, mailbox), &w)
 		if e == ErrNotFound {
 			return nil
 		}
@@ -49,9 +47,9 @@ func (s *Store) Watermark(mailbox string) (w Watermark, ok bool, err error) {
 // SetWatermark sets where importing of mailbox resumes: mail with a UID above
 // lastUID is imported. Used on the very first start (lastUID = UIDNEXT-1, so
 // old mail is not imported) and when UIDVALIDITY changes.
-func (s *Store) SetWatermark(mailbox string, w Watermark) error {
+func (s *Store) SetWatermark(inbox, mailbox string, w Watermark) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bMailboxes), []byte(mailbox), w)
+		return putJSON(tx.Bucket(bMailboxes), mailboxKey(inbox, mailbox), w)
 	})
 }
 
@@ -73,18 +71,18 @@ type Recorded struct {
 	Skipped string // why it was not queued for Slack, or ""
 }
 
-// RecordInbound records fetched mails of mailbox, in UID order, in one
-// transaction: each is threaded into a conversation and queued for Slack, and
-// the watermark advances past it. Mails at or below the watermark are
+// RecordInbound records fetched mails of an inbox's mailbox, in UID order, in
+// one transaction: each is threaded into a conversation and queued for Slack,
+// and the watermark advances past it. Mails at or below the watermark are
 // skipped, so a re-fetch after a crash records nothing twice. It fails with
 // ErrUIDValidity when the mailbox's UIDVALIDITY is not the one given.
-func (s *Store) RecordInbound(mailbox string, uidValidity uint32, mails []Inbound) ([]Recorded, error) {
+func (s *Store) RecordInbound(inbox, mailbox string, uidValidity uint32, mails []Inbound) ([]Recorded, error) {
 	var out []Recorded
 	queued := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bMailboxes)
 		var w Watermark
-		if err := getJSON(mb, []byte(mailbox), &w); err != nil {
+		if err := getJSON(mb, mailboxKey(inbox, mailbox), &w); err != nil {
 			return fmt.Errorf("watermark of %q: %w", mailbox, err)
 		}
 		if w.UIDValidity != uidValidity {
@@ -100,7 +98,7 @@ func (s *Store) RecordInbound(mailbox string, uidValidity uint32, mails []Inboun
 			}
 			w.LastUID = in.UID
 			w.LastDate = now
-			conv, isNew, why, err := s.recordMail(tx, in, now)
+			conv, isNew, why, err := s.recordMail(tx, inbox, in, now)
 			if err != nil {
 				return err
 			}
@@ -108,7 +106,7 @@ func (s *Store) RecordInbound(mailbox string, uidValidity uint32, mails []Inboun
 			queued = queued || why == ""
 			out = append(out, r)
 		}
-		return putJSON(mb, []byte(mailbox), w)
+		return putJSON(mb, mailboxKey(inbox, mailbox), w)
 	})
 	if err != nil {
 		return nil, err
@@ -119,7 +117,7 @@ func (s *Store) RecordInbound(mailbox string, uidValidity uint32, mails []Inboun
 	return out, nil
 }
 
-func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64, isNew bool, skipped string, err error) {
+func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time) (conv uint64, isNew bool, skipped string, err error) {
 	m := in.Mail
 	ids := tx.Bucket(bMsgIDs)
 	if m.MessageID != "" {
@@ -135,9 +133,15 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 			}
 		}
 	}
-	convs := tx.Bucket(bConvs)
-	var c Conversation
-	if num := findConv(ids, m); num != 0 && getJSON(convs, u64(num), &c) == nil {
+	var old *Conversation
+	c := &Conversation{}
+	if num := findConv(ids, m); num != 0 {
+		if old, err = getConv(tx, num); err != nil {
+			return 0, false, "", err
+		}
+		*c = *old
+		c.Chain = slices.Clone(old.Chain)
+		c.History = slices.Clone(old.History)
 		conv = num
 	} else {
 		meta := tx.Bucket(bMeta)
@@ -146,17 +150,17 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 			return 0, false, "", err
 		}
 		isNew = true
-		c = Conversation{
-			Num:      conv,
-			Subject:  m.Subject,
-			Customer: m.From,
-			Preview:  truncate(m.Text, previewLen),
-			Created:  now,
-			Status:   StatusOpen,
-		}
 		first := *m
 		first.Text = ""
-		c.First = &first
+		*c = Conversation{
+			Num:      conv,
+			Inbox:    inbox,
+			Subject:  m.Subject,
+			Customer: m.From,
+			Created:  now,
+			Status:   StatusOpen,
+			ConvText: ConvText{Preview: truncate(m.Text, previewLen), First: &first},
+		}
 	}
 	c.Updated = now
 	var reopened *Change
@@ -188,16 +192,16 @@ func (s *Store) recordMail(tx *bolt.Tx, in Inbound, now time.Time) (conv uint64,
 			}
 		}
 	}
-	if err := putJSON(convs, u64(conv), c); err != nil {
+	if err := putConv(tx, old, c, true); err != nil {
 		return 0, false, "", err
 	}
-	q := tx.Bucket(bToSlack)
-	seq, err := q.NextSequence()
-	if err != nil {
-		return 0, false, "", err
+	if reopened != nil {
+		if err := markCard(tx, conv); err != nil {
+			return 0, false, "", err
+		}
 	}
-	job := SlackJob{Seq: seq, Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now}
-	if err := putJSON(q, u64(seq), job); err != nil {
+	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now},
+		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
 		return 0, false, "", err
 	}
 	if reopened != nil {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -12,18 +14,23 @@ import (
 type migration struct {
 	version uint64
 	name    string
-	apply   func(tx *bolt.Tx) error
+	apply   func(s *Store, tx *bolt.Tx) error
 }
 
 var migrations = []migration{
-	{1, "create buckets", func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
+	{1, "create buckets", func(_ *Store, tx *bolt.Tx) error {
+		return createBuckets(tx, bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents)
 	}},
+	{2, "inboxes, indexes, conversation text apart, cards, parked events", migrate2},
+}
+
+func createBuckets(tx *bolt.Tx, names ...[]byte) error {
+	for _, name := range names {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SchemaVersion is the version a fully migrated file has.
@@ -43,7 +50,7 @@ func (s *Store) migrate() error {
 			if have >= m.version {
 				return nil
 			}
-			if err := m.apply(tx); err != nil {
+			if err := m.apply(s, tx); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 			}
 			return meta.Put(kSchema, u64(m.version))
@@ -63,4 +70,121 @@ func (s *Store) Schema() (uint64, error) {
 		return nil
 	})
 	return v, err
+}
+
+// v1Conv is a conversation as schema 1 stored it: summary and text in one.
+type v1Conv struct {
+	Conversation
+	ConvText
+}
+
+type kv struct{ k, v []byte }
+
+// all copies a bucket's pairs, so that the bucket can be changed after.
+func all(b *bolt.Bucket) []kv {
+	var out []kv
+	b.ForEach(func(k, v []byte) error {
+		out = append(out, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+		return nil
+	})
+	return out
+}
+
+// migrate2 files schema-1 data (one inbox, one channel, nothing named) under
+// the legacy inbox and channel, splits conversations into summary and text,
+// builds the indexes, and re-keys threads, watermarks and message dedup keys
+// by channel or inbox.
+func migrate2(s *Store, tx *bolt.Tx) error {
+	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked); err != nil {
+		return err
+	}
+	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))
+	lg := s.legacy
+	if (len(convs) > 0 || len(mailboxes) > 0) && lg.Inbox == "" {
+		return fmt.Errorf("this database holds one unnamed inbox: the inbox it belongs to must be configured to migrate it")
+	}
+	if len(threads) > 0 && lg.Channel == "" {
+		return fmt.Errorf("this database has Slack threads: the channel they are in must be configured to migrate it")
+	}
+	for _, p := range convs {
+		var c v1Conv
+		if err := json.Unmarshal(p.v, &c); err != nil {
+			return fmt.Errorf("conversation %x: %w", p.k, err)
+		}
+		conv := c.Conversation
+		conv.ConvText = c.ConvText
+		conv.Inbox = lg.Inbox
+		if conv.RootTS != "" {
+			conv.Channel = lg.Channel
+		}
+		if err := putConv(tx, nil, &conv, true); err != nil {
+			return err
+		}
+	}
+	tb := tx.Bucket(bThreads)
+	for _, p := range threads {
+		if err := tb.Delete(p.k); err != nil {
+			return err
+		}
+		if err := tb.Put(key([]byte(lg.Channel), p.k), p.v); err != nil {
+			return err
+		}
+	}
+	mb := tx.Bucket(bMailboxes)
+	for _, p := range mailboxes {
+		if err := mb.Delete(p.k); err != nil {
+			return err
+		}
+		if err := mb.Put(mailboxKey(lg.Inbox, string(p.k)), p.v); err != nil {
+			return err
+		}
+	}
+	// Schema-1 jobs refreshed the card when they finished; cards are
+	// marked apart now. A root post interrupted by a crash is unresolved.
+	for _, p := range all(tx.Bucket(bToSlack)) {
+		var j SlackJob
+		if err := json.Unmarshal(p.v, &j); err != nil {
+			return fmt.Errorf("slack job %x: %w", p.k, err)
+		}
+		if err := markCard(tx, j.Conv); err != nil {
+			return err
+		}
+		if j.NewConv && j.Done == 0 && j.Attempting {
+			if err := tx.Bucket(bRoots).Put(p.k, []byte(lg.Channel)); err != nil {
+				return err
+			}
+		}
+	}
+	ob := tx.Bucket(bToMail)
+	for _, p := range all(ob) {
+		var j MailJob
+		if err := json.Unmarshal(p.v, &j); err != nil {
+			return fmt.Errorf("mail job %x: %w", p.k, err)
+		}
+		j.Inbox = lg.Inbox
+		if err := putJSON(ob, p.k, j); err != nil {
+			return err
+		}
+	}
+	eb := tx.Bucket(bEvents)
+	for _, p := range all(eb) {
+		ts, ok := strings.CutPrefix(string(p.k), "msg:")
+		if !ok || strings.Contains(ts, "/") {
+			continue
+		}
+		if err := eb.Delete(p.k); err != nil {
+			return err
+		}
+		if err := eb.Put([]byte(MessageKey(lg.Channel, ts)), p.v); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bMeta)
+	if seen := meta.Get([]byte("slack_seen")); seen != nil {
+		if err := meta.Put(aliveKey(lg.Channel), u64(uint64(TSTime(string(seen)).Unix()))); err != nil {
+			return err
+		}
+		return meta.Delete([]byte("slack_seen"))
+	}
+	return nil
 }

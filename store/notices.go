@@ -9,7 +9,8 @@ import (
 // EnqueueNotice queues a notice for the inbox channel (a JobNotice).
 func (s *Store) EnqueueNotice(n Notice) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return putSlackJob(tx, SlackJob{Kind: JobNotice, Notice: &n, Created: s.now()})
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobNotice, Notice: &n, Created: s.now()},
+			func(j *SlackJob, seq uint64) { j.Seq = seq })
 	})
 	if err == nil {
 		kick(s.slackKick)
@@ -36,23 +37,12 @@ func (s *Store) MailStillTrying(seq uint64, why string) (bool, error) {
 			return err
 		}
 		queued = true
-		return putSlackJob(tx, SlackJob{
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{
 			Kind: JobStillTrying, Conv: j.Conv, ReplyTS: j.SlackTS, To: j.To.String(), Error: why, Created: s.now(),
-		})
+		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
 	})
 	if queued && err == nil {
 		kick(s.slackKick)
 	}
 	return queued && err == nil, err
-}
-
-// putSlackJob appends j to the mail → Slack queue, giving it its Seq.
-func putSlackJob(tx *bolt.Tx, j SlackJob) error {
-	q := tx.Bucket(bToSlack)
-	seq, err := q.NextSequence()
-	if err != nil {
-		return err
-	}
-	j.Seq = seq
-	return putJSON(q, u64(seq), j)
 }

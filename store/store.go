@@ -1,33 +1,46 @@
 // Package store is inboxbot's spine: one bbolt file holding the conversations,
 // the mappings that tie mail and Slack together, the IMAP watermarks and the
-// two durable queues between the mail side and the Slack side.
+// durable queues between the mail side and the Slack side.
 //
-// Bucket tree (schema version 1):
+// Bucket tree (schema version 2):
 //
 //	meta
-//	  "schema"     -> u64   schema version, see migrations.go
-//	  "next_conv"  -> u64   last conversation number handed out
-//	  "slack_seen" -> ts    newest thread reply turned into mail (start of the catch-up scan)
+//	  "schema"          -> u64   schema version, see migrations.go
+//	  "next_conv"       -> u64   last conversation number handed out (unique per installation)
+//	  "alive:"<channel> -> u64   unix time up to which the channel's Slack events were being received
 //	mailboxes
-//	  <mailbox>    -> JSON Watermark (UIDVALIDITY, last UID recorded)
-//	convs
-//	  <num u64>    -> JSON Conversation
+//	  <inbox>\0<mailbox> -> JSON Watermark (UIDVALIDITY, last UID recorded)
+//	convs                          what lists and counts read: small
+//	  <num u64>         -> JSON Conversation (summary)
+//	convtext                       what a card or a reply needs besides
+//	  <num u64>         -> JSON ConvText (preview, first mail, threading chain, capped history)
+//	idx_status
+//	  <inbox>\0<status>\0<assignee>\0<num u64> -> ""
+//	idx_closed
+//	  <inbox>\0<closed unix u64><num u64>      -> ""
 //	threads
-//	  <root ts>    -> u64   conversation number of a Slack thread
+//	  <channel>\0<root ts> -> u64   conversation of a Slack thread
 //	msgids
-//	  <Message-ID> -> JSON msgRef (conversation, direction)  canonical IDs, see CanonMsgID
-//	toslack                 queue mail → Slack, drained by bot
-//	  <seq u64>    -> JSON SlackJob
-//	tomail                  queue Slack → mail (the outbox), drained by mailbridge
-//	  <seq u64>    -> JSON MailJob
+//	  <Message-ID>      -> JSON msgRef (conversation, direction)  canonical IDs, see CanonMsgID
+//	toslack                        queue mail → Slack, drained by bot
+//	  <seq u64>         -> JSON SlackJob
+//	roots                          root posts sent to Slack whose outcome is not recorded yet
+//	  <seq u64>         -> channel
+//	cards                          status cards to bring up to date (coalesced)
+//	  <num u64>         -> u64   version, bumped by every change
+//	parked                         Slack events about threads not known yet (see Park)
+//	  <seq u64>         -> JSON Parked
+//	tomail                         queue Slack → mail (the outbox), drained by mailbridge
+//	  <seq u64>         -> JSON MailJob
 //	events
-//	  <event key>  -> u64   unix time a Slack event was acted on (dedup of redeliveries)
+//	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -42,15 +55,20 @@ var (
 	bMeta      = []byte("meta")
 	bMailboxes = []byte("mailboxes")
 	bConvs     = []byte("convs")
+	bConvText  = []byte("convtext")
+	bIdxStatus = []byte("idx_status")
+	bIdxClosed = []byte("idx_closed")
 	bThreads   = []byte("threads")
 	bMsgIDs    = []byte("msgids")
 	bToSlack   = []byte("toslack")
+	bRoots     = []byte("roots")
+	bCards     = []byte("cards")
+	bParked    = []byte("parked")
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 
-	kSchema    = []byte("schema")
-	kNextConv  = []byte("next_conv")
-	kSlackSeen = []byte("slack_seen")
+	kSchema   = []byte("schema")
+	kNextConv = []byte("next_conv")
 )
 
 // Errors callers compare with errors.Is.
@@ -64,16 +82,27 @@ var (
 type Store struct {
 	db        *bolt.DB
 	now       func() time.Time
+	legacy    Legacy
 	slackKick chan struct{}
 	mailKick  chan struct{}
 }
 
-// Options tune Open. The zero value is fine.
+// Legacy names the one inbox of a database written before inboxes had
+// names (schema 1): migration 2 files its conversations, watermarks and
+// threads under it.
+type Legacy struct {
+	Inbox   string // inbox ID (its address)
+	Channel string // the Slack channel its threads are in
+}
+
+// Options tune Open. The zero value is fine for a new file.
 type Options struct {
 	// Timeout bounds the wait for the file lock; bbolt waits forever on zero.
 	Timeout time.Duration
 	// Now replaces time.Now, for tests.
 	Now func() time.Time
+	// Legacy is required to migrate a schema-1 file that holds data.
+	Legacy Legacy
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -98,7 +127,7 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
-	s := &Store{db: db, now: o.Now, slackKick: make(chan struct{}, 1), mailKick: make(chan struct{}, 1)}
+	s := &Store{db: db, now: o.Now, legacy: o.Legacy, slackKick: make(chan struct{}, 1), mailKick: make(chan struct{}, 1)}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -108,6 +137,16 @@ func Open(path string, o Options) (*Store, error) {
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Size is the database file's size in bytes.
+func (s *Store) Size() (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n, err
+}
 
 // SlackKick is signalled after a commit that queued work for Slack.
 func (s *Store) SlackKick() <-chan struct{} { return s.slackKick }
@@ -133,6 +172,12 @@ func getU64(b []byte) uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(b)
+}
+
+// key joins the parts of a composite key with NUL bytes. Parts are IDs
+// (inboxes, channels, users, statuses) that never contain NUL.
+func key(parts ...[]byte) []byte {
+	return bytes.Join(parts, []byte{0})
 }
 
 func getJSON(b *bolt.Bucket, key []byte, v any) error {
@@ -166,19 +211,30 @@ func update[T any](b *bolt.Bucket, key []byte, what string, f func(v *T) error) 
 	return putJSON(b, key, v)
 }
 
-// list decodes every value of a bucket, in key order, keeping those for
-// which keep (if any) is true.
-func list[T any](b *bolt.Bucket, keep func(*T) bool) ([]T, error) {
+// after decodes up to n values of a bucket keyed by u64, in key order,
+// starting after key `after` (0: from the first). A queue is read in such
+// slices instead of whole.
+func after[T any](b *bolt.Bucket, after uint64, n int) ([]T, error) {
 	var out []T
-	err := b.ForEach(func(k, data []byte) error {
+	c := b.Cursor()
+	k, data := c.Seek(u64(after + 1))
+	for ; k != nil && len(out) < n; k, data = c.Next() {
 		var v T
 		if err := json.Unmarshal(data, &v); err != nil {
-			return fmt.Errorf("decode %s/%x: %w", b.Tx().DB().Path(), k, err)
+			return nil, fmt.Errorf("decode %s/%x: %w", b.Tx().DB().Path(), k, err)
 		}
-		if keep == nil || keep(&v) {
-			out = append(out, v)
-		}
-		return nil
-	})
-	return out, err
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// enqueue stores v under the bucket's next sequence number, which set
+// writes into v first.
+func enqueue[T any](b *bolt.Bucket, v *T, set func(v *T, seq uint64)) error {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	set(v, seq)
+	return putJSON(b, u64(seq), v)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 )
+
+const testInbox = "support@acme.test"
 
 func openTest(t *testing.T) (*Store, string) {
 	t.Helper()
@@ -81,8 +82,8 @@ func TestMigration1CreatesBuckets(t *testing.T) {
 				t.Errorf("bucket %s missing", b)
 			}
 		}
-		if v := getU64(tx.Bucket(bMeta).Get(kSchema)); v != 1 {
-			t.Errorf("schema %d, want 1", v)
+		if v := getU64(tx.Bucket(bMeta).Get(kSchema)); v != SchemaVersion() {
+			t.Errorf("schema %d, want %d", v, SchemaVersion())
 		}
 		return nil
 	})
@@ -106,7 +107,7 @@ func mail(id, subject string, inReplyTo ...string) *InboundMail {
 
 func record(t *testing.T, s *Store, uid uint32, m *InboundMail) Recorded {
 	t.Helper()
-	r, err := s.RecordInbound("INBOX", 7, []Inbound{{UID: uid, Mail: m}})
+	r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: uid, Mail: m}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func record(t *testing.T, s *Store, uid uint32, m *InboundMail) Recorded {
 
 func TestRecordInboundThreading(t *testing.T) {
 	s, _ := openTest(t)
-	if err := s.SetWatermark("INBOX", Watermark{UIDValidity: 7, LastUID: 10}); err != nil {
+	if err := s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7, LastUID: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if r := record(t, s, 10, mail("old@x", "old")); r.Skipped == "" {
@@ -148,11 +149,11 @@ func TestRecordInboundThreading(t *testing.T) {
 		t.Fatalf("reused Message-ID dropped: %+v", r)
 	}
 	// ...but is skipped in a re-scan.
-	r, err := s.RecordInbound("INBOX", 7, []Inbound{{UID: 16, Mail: mail("a@x", "rescan"), DedupByID: true}})
+	r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 16, Mail: mail("a@x", "rescan"), DedupByID: true}})
 	if err != nil || r[0].Skipped == "" {
 		t.Fatalf("rescan duplicate: %+v %v", r, err)
 	}
-	w, ok, err := s.Watermark("INBOX")
+	w, ok, err := s.Watermark(testInbox, "INBOX")
 	if err != nil || !ok || w.LastUID != 16 {
 		t.Fatalf("watermark %+v %v %v", w, ok, err)
 	}
@@ -167,35 +168,35 @@ func TestRecordInboundThreading(t *testing.T) {
 	if want := []uint64{1, 2, 1, 2, 3}; !reflect.DeepEqual(got, want) {
 		t.Errorf("queued conversations %v, want %v", got, want)
 	}
-	if _, err := s.RecordInbound("INBOX", 8, []Inbound{{UID: 17, Mail: mail("e@x", "x")}}); !errors.Is(err, ErrUIDValidity) {
+	if _, err := s.RecordInbound(testInbox, "INBOX", 8, []Inbound{{UID: 17, Mail: mail("e@x", "x")}}); !errors.Is(err, ErrUIDValidity) {
 		t.Errorf("UIDVALIDITY change: %v", err)
 	}
 }
 
 func TestReplyRoundTrip(t *testing.T) {
 	s, _ := openTest(t)
-	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
 	m := mail("first@x", "Re: RE: Aw: Invoice")
 	m.ReplyTo = &Address{Addr: "billing@example.com"}
 	m.References = []string{"earlier@x"}
 	record(t, s, 1, m)
 	jobs, _ := s.SlackJobs()
-	if err := s.BeginSlackPart(jobs[0].Seq); err != nil {
+	if err := s.BeginSlackPart(jobs[0].Seq, 0, "CIN", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SlackPartDone(jobs[0].Seq, "111.222"); err != nil {
+	if err := s.SlackPartDone(jobs[0].Seq, 0, "CIN", "111.222"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.ConvByThread("111.222")
+	c, err := s.ConvByThread("CIN", "111.222")
 	if err != nil || c.Num != 1 {
 		t.Fatalf("thread lookup: %+v %v", c, err)
 	}
-	r := Reply{EventID: "Ev1", Conv: 1, SlackTS: "111.333", AgentID: "UA", AgentName: "Alice", Text: "On it", MessageID: "ib.1.abc@acme.test"}
+	r := Reply{EventID: "Ev1", Conv: 1, Channel: "CIN", SlackTS: "111.333", AgentID: "UA", AgentName: "Alice", Text: "On it", MessageID: "ib.1.abc@acme.test"}
 	job, err := s.EnqueueReply(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.To.Addr != "billing@example.com" || job.Subject != "Re: Invoice" || job.InReplyTo != "first@x" ||
+	if job.Inbox != testInbox || job.To.Addr != "billing@example.com" || job.Subject != "Re: Invoice" || job.InReplyTo != "first@x" ||
 		!reflect.DeepEqual(job.References, []string{"earlier@x", "first@x"}) {
 		t.Errorf("job headers: %+v", job)
 	}
@@ -291,7 +292,7 @@ func TestPruneEvents(t *testing.T) {
 
 func TestActRulesAndHistory(t *testing.T) {
 	s, _ := openTest(t)
-	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
 	record(t, s, 1, mail("w1@x", "Workflow"))
 	steps := []struct {
 		action, by, target, event string
@@ -342,7 +343,7 @@ func TestActRulesAndHistory(t *testing.T) {
 
 func TestCustomerReplyReopensButAutoReplyDoesNot(t *testing.T) {
 	s, _ := openTest(t)
-	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
 	record(t, s, 1, mail("a1@x", "Reopen"))
 	s.Act(1, ActAssign, "UA", "UB", "")
 	s.Act(1, ActClose, "UA", "", "")
@@ -380,19 +381,5 @@ func TestTSBefore(t *testing.T) {
 		if got := TSBefore(tc.a, tc.b); got != tc.want {
 			t.Errorf("TSBefore(%q, %q) = %v", tc.a, tc.b, got)
 		}
-	}
-}
-
-func TestSlackSeenOnlyAdvances(t *testing.T) {
-	s, _ := openTest(t)
-	s.SetWatermark("INBOX", Watermark{UIDValidity: 7})
-	record(t, s, 1, mail("s1@x", "Seen"))
-	for i, ts := range []string{"1700000000.000300", "1700000000.000200"} {
-		if _, err := s.EnqueueReply(Reply{EventID: fmt.Sprint(i), Conv: 1, SlackTS: ts, MessageID: fmt.Sprintf("m%d@x", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got, _ := s.SlackSeen(); got != "1700000000.000300" {
-		t.Errorf("SlackSeen = %q", got)
 	}
 }

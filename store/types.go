@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Address is a mailbox: display name and address.
 type Address struct {
@@ -27,19 +30,34 @@ const (
 	StatusClosed  Status = "closed"
 )
 
-// Conversation is one customer thread: one Slack thread, many mails.
+// Conversation is one customer thread: one Slack thread, many mails. The
+// struct is what lists and counts read (bucket convs); ConvText, stored apart
+// (bucket convtext), is loaded only where a card or a reply needs it.
 type Conversation struct {
 	Num      uint64  `json:"num"`
+	Inbox    string  `json:"inbox,omitempty"`   // the inbox (its address) the customer wrote to
+	Channel  string  `json:"channel,omitempty"` // Slack channel of the thread, once its root is posted
+	RootTS   string  `json:"root_ts,omitempty"` // Slack ts of the root message, once posted
 	Subject  string  `json:"subject"`
 	Customer Address `json:"customer"`
 	ReplyTo  Address `json:"reply_to"` // where replies go: Reply-To of the latest customer mail, else its From
-	Preview  string  `json:"preview"`  // beginning of the first mail, shown on the root card; ends in "…" when cut
+
+	Status   Status    `json:"status"`
+	Assignee string    `json:"assignee,omitempty"` // Slack user ID
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	ClosedAt time.Time `json:"closed_at,omitzero"`
+
+	ConvText `json:"-"`
+}
+
+// ConvText is the part of a conversation that grows with it: kept apart so
+// that the summaries lists read stay small.
+type ConvText struct {
+	Preview string `json:"preview"` // beginning of the first mail, shown on the root card; ends in "…" when cut
 	// First is the first mail without its text: what the card says about
 	// it (attachments, warnings) must survive the card's updates.
-	First   *InboundMail `json:"first,omitempty"`
-	Created time.Time    `json:"created"`
-	Updated time.Time    `json:"updated"`
-	RootTS  string       `json:"root_ts,omitempty"` // Slack ts of the root message, once posted
+	First *InboundMail `json:"first,omitempty"`
 
 	// Threading of our replies: In-Reply-To is LastInbound; References is
 	// ParentRefs plus LastInbound, or Chain when the customer's client
@@ -48,10 +66,7 @@ type Conversation struct {
 	ParentRefs  []string `json:"parent_refs,omitempty"`
 	Chain       []string `json:"chain,omitempty"` // every Message-ID received or sent, oldest first, capped
 
-	Status   Status    `json:"status"`
-	Assignee string    `json:"assignee,omitempty"` // Slack user ID
-	ClosedAt time.Time `json:"closed_at,omitzero"`
-	History  []Change  `json:"history,omitempty"`
+	History []Change `json:"history,omitempty"` // newest maxHistory entries
 }
 
 // Change is one entry of a conversation's activity log.
@@ -91,14 +106,14 @@ type InboundMail struct {
 	ParseError string `json:"parse_error,omitempty"`
 }
 
-// Slack job kinds.
+// Slack job kinds. Status cards are not jobs: a change marks its card
+// (bucket cards) and the poster brings each marked card up to date once,
+// however many changes were made meanwhile.
 const (
-	JobMail   = "mail"   // post an inbound mail (root or thread reply)
-	JobSent   = "sent"   // a reply went out: mark the Slack message
-	JobFailed = "failed" // a reply could not be sent: say so in the thread
-	// JobActivity shows a workflow change: a line in the thread, and the
-	// root card brought up to date.
-	JobActivity = "activity"
+	JobMail     = "mail"     // post an inbound mail (root or thread reply)
+	JobSent     = "sent"     // a reply went out: mark the Slack message
+	JobFailed   = "failed"   // a reply could not be sent: say so in the thread
+	JobActivity = "activity" // a workflow change: a line in the thread
 	// JobNotice says in the channel (not in a thread) that a part of
 	// inboxbot stopped working, or works again. Conv is 0.
 	JobNotice = "notice"
@@ -108,6 +123,7 @@ const (
 
 // Notice is a message about inboxbot itself for the inbox channel.
 type Notice struct {
+	Inbox    string    `json:"inbox,omitempty"`   // whose channel to post in ("": the first inbox's)
 	Part     string    `json:"part"`              // "IMAP", "SMTP", "Slack Socket Mode"
 	Problem  string    `json:"problem,omitempty"` // "Cannot log in to IMAP"; empty when Resolved
 	Since    time.Time `json:"since"`             // when the outage began
@@ -149,6 +165,7 @@ type SlackJob struct {
 type MailJob struct {
 	Seq        uint64   `json:"seq"`
 	Conv       uint64   `json:"conv"`
+	Inbox      string   `json:"inbox,omitempty"` // sent From this inbox, through its SMTP server
 	MessageID  string   `json:"message_id"`
 	To         Address  `json:"to"`
 	Subject    string   `json:"subject"`
@@ -165,4 +182,16 @@ type MailJob struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// StillTrying is set once the thread was told the reply is late.
 	StillTrying bool `json:"still_trying,omitempty"`
+}
+
+// Parked is a Slack event about a thread that was not known when it came
+// while a root post's outcome was still unknown: it may be about that root.
+// The store keeps it opaque; the bot looks at it again once the roots of
+// its channel are resolved.
+type Parked struct {
+	Seq      uint64          `json:"seq"`
+	Channel  string          `json:"channel"`
+	ThreadTS string          `json:"thread_ts"`
+	Event    json.RawMessage `json:"event"`
+	At       time.Time       `json:"at"`
 }

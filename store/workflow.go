@@ -43,16 +43,19 @@ func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversati
 				return ErrDuplicate
 			}
 		}
-		return s.updateConv(tx, num, func(c *Conversation) error {
+		c, err := updateConv(tx, num, func(c *Conversation) error {
 			if err := apply(c, action, by, target, now); err != nil {
 				return err
 			}
 			ch := Change{At: now, By: by, Action: action, Target: target}
 			c.History = append(c.History, ch)
 			c.Updated = now
-			out = *c
 			return enqueueActivity(tx, c.Num, ch, now)
 		})
+		if err == nil {
+			out = *c
+		}
+		return err
 	})
 	if err != nil {
 		// A refused action must not count as handled: the event dedup
@@ -110,14 +113,4 @@ func apply(c *Conversation, action, by, target string, now time.Time) error {
 		return fmt.Errorf("unknown action %q", action)
 	}
 	return nil
-}
-
-// enqueueActivity queues the thread line (and card update) of a change.
-func enqueueActivity(tx *bolt.Tx, conv uint64, ch Change, now time.Time) error {
-	q := tx.Bucket(bToSlack)
-	seq, err := q.NextSequence()
-	if err != nil {
-		return err
-	}
-	return putJSON(q, u64(seq), SlackJob{Seq: seq, Kind: JobActivity, Conv: conv, Change: &ch, Created: now})
 }

@@ -12,10 +12,10 @@
 // for the bot with WaitFor, WaitAck and WaitConnected, which wake up on every
 // state change (never by polling with sleeps).
 //
-// Timestamps are generated from a counter, not the clock, so a run is
-// deterministic as long as the test drives it deterministically. They look
-// like "1700000000.000100" and increase by 100µs per message, so they sort
-// correctly as strings.
+// Timestamps come from Clock (the wall clock by default), like Slack's, and
+// strictly increase: a message is never given the ts of an earlier one even
+// when the clock has not moved. IDs (envelopes, events, files) come from
+// counters.
 //
 // Things about slack-go v0.35.0 the fake relies on (and the bot must know):
 //
@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
 )
 
 // Identity of the fake workspace and of the bot.
@@ -163,6 +164,7 @@ const (
 	faultRateLimit
 	faultHTTP
 	faultDrop
+	faultDelay
 )
 
 type fault struct {
@@ -170,6 +172,7 @@ type fault struct {
 	err    string
 	status int
 	retry  int
+	delay  time.Duration
 }
 
 type envelope struct {
@@ -195,6 +198,10 @@ type Server struct {
 	// bot_id=BotID), which the bot must ignore. Default true. Set it before
 	// the bot starts making calls.
 	EchoBotMessages bool
+	// Clock gives message timestamps (default time.Now): Slack's ts are
+	// wall-clock times, which the bot reads as such (catch-up windows,
+	// hold windows). Set it before the bot starts making calls.
+	Clock func() time.Time
 	// PingInterval is how often websocket pings are sent on each socket
 	// (slack-go reconnects after 30s without one). Default 5s. Read when a
 	// socket connects.
@@ -207,7 +214,8 @@ type Server struct {
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every state change
 	closed     bool
-	tsSeq      int64
+	tsSeq      int64          // timestamps handed out
+	tsMicro    int64          // the last one, in µs since the epoch
 	idSeq      map[string]int // per prefix, so IDs don't depend on unrelated calls
 	users      map[string]*userRec
 	channels   map[string]*chanRec
@@ -222,14 +230,21 @@ type Server struct {
 	conns      map[*wsConn]struct{}
 	connects   int
 	respURLs   map[string]*respURLRec
-	badFrames  []string
-	auth       authState
+
+	postRate     float64
+	postBurst    int
+	postLimiters map[string]*rate.Limiter
+	refused      map[string]int
+	blocked      map[string]int // method -> Retry-After
+	badFrames    []string
+	auth         authState
 }
 
 // New starts the fake on 127.0.0.1 on a free port.
 func New() *Server {
 	s := &Server{
 		EchoBotMessages: true,
+		Clock:           time.Now,
 		PingInterval:    5 * time.Second,
 		changed:         make(chan struct{}),
 		idSeq:           map[string]int{},
@@ -243,6 +258,9 @@ func New() *Server {
 		acks:            map[string]json.RawMessage{},
 		conns:           map[*wsConn]struct{}{},
 		respURLs:        map[string]*respURLRec{},
+		postLimiters:    map[string]*rate.Limiter{},
+		refused:         map[string]int{},
+		blocked:         map[string]int{},
 	}
 	s.users[BotUserID] = &userRec{id: BotUserID, name: BotName, realName: BotName, isBot: true}
 	mux := http.NewServeMux()
@@ -423,6 +441,11 @@ func (s *Server) HTTPErrorNext(method string, status int) {
 	s.addFault(method, fault{kind: faultHTTP, status: status})
 }
 
+// DelayNext makes the next call of method answer only after d.
+func (s *Server) DelayNext(method string, d time.Duration) {
+	s.addFault(method, fault{kind: faultDelay, delay: d})
+}
+
 // DropAfterNext makes the next call of method take effect and then closes the
 // TCP connection without answering ("succeeded at Slack, response lost").
 func (s *Server) DropAfterNext(method string) {
@@ -460,12 +483,19 @@ func (s *Server) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
-// nextTSLocked returns a new message timestamp.
+// nextTSLocked returns a new message timestamp: the clock's time, made
+// later than the previous one when the clock has not moved.
 func (s *Server) nextTSLocked() string {
+	now := s.Clock().UnixMicro()
+	if now <= s.tsMicro {
+		now = s.tsMicro + 1
+	}
+	s.tsMicro = now
 	s.tsSeq++
-	micro := s.tsSeq * 100
-	return fmt.Sprintf("%d.%06d", 1700000000+micro/1_000_000, micro%1_000_000)
+	return fmtTS(now)
 }
+
+func fmtTS(micro int64) string { return fmt.Sprintf("%d.%06d", micro/1_000_000, micro%1_000_000) }
 
 func (s *Server) nextIDLocked(prefix string) string {
 	s.idSeq[prefix]++
@@ -476,11 +506,10 @@ func (s *Server) nextIDLocked(prefix string) string {
 func (s *Server) LastTS() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tsSeq == 0 {
+	if s.tsMicro == 0 {
 		return ""
 	}
-	micro := s.tsSeq * 100
-	return fmt.Sprintf("%d.%06d", 1700000000+micro/1_000_000, micro%1_000_000)
+	return fmtTS(s.tsMicro)
 }
 
 func (s *Server) findLocked(channel, ts string) *msgRec {

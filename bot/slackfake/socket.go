@@ -345,7 +345,7 @@ func (s *Server) enqueueEventLocked(inner json.RawMessage, eventID string, retry
 	_ = json.Unmarshal(inner, &ev)
 	evTime := tsSeconds(ev.EventTS)
 	if evTime == 0 {
-		evTime = 1700000000 + s.tsSeq*100/1_000_000
+		evTime = s.tsMicro / 1_000_000
 	}
 	payload, _ := json.Marshal(obj{
 		"token":      VerificationToken,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -84,6 +85,9 @@ func (s *Server) begin(w http.ResponseWriter, method string) (drop, done bool) {
 		writeAnswer(w, answer{status: f.status, body: obj{"ok": false, "error": "fake_http_" + strconv.Itoa(f.status)}})
 	case faultDrop:
 		return true, false
+	case faultDelay:
+		time.Sleep(f.delay) // the fake answers late, as a slow Slack would
+		return false, false
 	}
 	return false, true
 }
@@ -139,6 +143,12 @@ func (s *Server) dispatch(method string, r *http.Request) answer {
 		tok = p.Get("token")
 	}
 	if a, refused := s.authCheck(method, tok); refused {
+		return a
+	}
+	s.mu.Lock()
+	a, limited := s.limitedLocked(method, p.Get("channel"))
+	s.mu.Unlock()
+	if limited {
 		return a
 	}
 	return s.withScopes(method, h(s, p))

@@ -33,8 +33,7 @@ type Main struct {
 	IMAPTune       mailbridge.IMAPConfig
 	SMTPRetry      time.Duration
 	StillTrying    time.Duration // mailbridge.SMTPConfig.StillTryingAfter
-	MemberTTL      time.Duration
-	SocketRetry    time.Duration // bot.Config.SocketRetry
+	SlackTune      bot.Config    // pacing and caching; its Inboxes and Metrics are ignored
 	PreflightRetry time.Duration // first wait before a start-up check that may pass is run again (default 1 s, doubling to 1 min)
 	QueueStuck     time.Duration // a due job older than this makes /readyz fail (default 10 minutes)
 
@@ -107,9 +106,16 @@ func (m *Main) slackAPI(metrics *bot.Metrics) *slack.Client {
 	return slack.New(c.SlackBotToken, opts...)
 }
 
+// inbox is the one inbox the environment configures.
+func (m *Main) inbox() bot.Inbox {
+	c := m.Config
+	return bot.Inbox{ID: strings.ToLower(c.InboxAddress), Address: c.InboxAddress, Name: c.InboxName, Channel: c.Channel}
+}
+
 func (m *Main) imapConfig(metrics *mailbridge.Metrics) mailbridge.IMAPConfig {
 	c := m.Config
 	cfg := m.IMAPTune
+	cfg.Inbox = m.inbox().ID
 	cfg.Addr, cfg.Username, cfg.Password = c.IMAPAddr, c.IMAPUsername, c.IMAPPassword
 	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = c.IMAPTLS, c.IMAPMailbox, m.TLSConfig, metrics
 	return cfg
@@ -118,7 +124,7 @@ func (m *Main) imapConfig(metrics *mailbridge.Metrics) mailbridge.IMAPConfig {
 func (m *Main) smtpConfig(metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
 	c := m.Config
 	return mailbridge.SMTPConfig{
-		Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
+		Inbox: m.inbox().ID, Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
 		TLSConfig: m.TLSConfig, FromAddr: c.InboxAddress, FromName: c.InboxName, RetryBase: m.SMTPRetry,
 		StillTryingAfter: m.StillTrying, Metrics: metrics,
 	}
@@ -130,7 +136,9 @@ func (m *Main) smtpConfig(metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
 // *StartupError); one that may pass is logged and tried again with
 // backoff. Parts keep running (and reconnecting) until Close.
 func (m *Main) Run(ctx context.Context) error {
-	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second})
+	inbox := m.inbox()
+	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second,
+		Legacy: store.Legacy{Inbox: inbox.ID, Channel: inbox.Channel}})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
@@ -148,8 +156,10 @@ func (m *Main) Run(ctx context.Context) error {
 
 	c := m.Config
 	api := m.slackAPI(botMetrics)
-	m.bot = bot.New(bot.Config{Channel: c.Channel, InboxAddress: c.InboxAddress, InboxName: c.InboxName,
-		MemberTTL: m.MemberTTL, SocketRetry: m.SocketRetry, Metrics: botMetrics}, api, st, m.Log)
+	botCfg := m.SlackTune
+	botCfg.Inboxes, botCfg.Metrics = []bot.Inbox{inbox}, botMetrics
+	m.bot = bot.New(botCfg, api, st, m.Log)
+	socket := bot.NewSocketMode(api, m.Log)
 	imapCfg := m.imapConfig(mailMetrics)
 	m.watcher = mailbridge.NewWatcher(imapCfg, st, m.Log)
 	smtpCfg := m.smtpConfig(mailMetrics)
@@ -169,7 +179,8 @@ func (m *Main) Run(ctx context.Context) error {
 		check func(context.Context) []check
 		run   func(context.Context) error
 	}{
-		{"slack", func(ctx context.Context) []check { return fromBot(bot.CheckSlack(ctx, api, c.Channel, false)) }, m.bot.Run},
+		{"slack", func(ctx context.Context) []check { return fromBot(bot.CheckSlack(ctx, api, c.Channel, false)) },
+			func(ctx context.Context) error { return m.bot.Run(ctx, socket) }},
 		{"imap", func(ctx context.Context) []check { return fromMail(mailbridge.CheckIMAP(ctx, imapCfg)...) }, m.watcher.Run},
 		{"smtp", func(ctx context.Context) []check {
 			cs := fromMail(mailbridge.CheckSMTP(ctx, smtpCfg))

@@ -295,7 +295,7 @@ func TestLostSlackAnswerNoDuplicate(t *testing.T) {
 	if len(roots) != 2 {
 		t.Fatalf("%d roots, want 2 (one per mail)", len(roots))
 	}
-	c, err := h.m.st.ConvByThread(roots[0].TS)
+	c, err := h.m.st.ConvByThread(inboxChannel, roots[0].TS)
 	if err != nil || c.Num != 1 {
 		t.Errorf("first root not mapped to its conversation: %+v %v", c, err)
 	}
@@ -418,7 +418,7 @@ func TestSlackRefusalsAndRateLimits(t *testing.T) {
 	if !strings.Contains(roots[1].Text, "Slack refused the full rendering") || !strings.Contains(roots[1].Text, "Refused") {
 		t.Errorf("fallback root: %q", roots[1].Text)
 	}
-	if c, err := h.m.st.ConvByThread(roots[1].TS); err != nil || c.Num != 2 {
+	if c, err := h.m.st.ConvByThread(inboxChannel, roots[1].TS); err != nil || c.Num != 2 {
 		t.Errorf("fallback root not mapped: %v", err)
 	}
 }

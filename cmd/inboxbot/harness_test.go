@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"github.com/inboxbot/inboxbot/bot"
 	"github.com/inboxbot/inboxbot/bot/slackfake"
 	"github.com/inboxbot/inboxbot/mailbridge"
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
@@ -35,18 +36,22 @@ type harness struct {
 	smtp  *mailtest.SMTPServer
 	slack *slackfake.Server
 	cfg   Config
-	m     *Main
-	logs  *syncBuffer
+	// slackTune is the bot's pacing: fast by default, as the fake has no
+	// limits unless a test sets them.
+	slackTune bot.Config
+	m         *Main
+	logs      *syncBuffer
 }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{
-		t:     t,
-		imap:  mailtest.NewIMAPServer(t),
-		smtp:  mailtest.NewSMTPServer(t),
-		slack: slackfake.New(),
-		logs:  &syncBuffer{},
+		t:         t,
+		imap:      mailtest.NewIMAPServer(t),
+		smtp:      mailtest.NewSMTPServer(t),
+		slack:     slackfake.New(),
+		logs:      &syncBuffer{},
+		slackTune: bot.Config{MemberTTL: time.Millisecond, PostRate: 200, PostBurst: 50, UpdateRate: 200, UpdateBurst: 50},
 	}
 	t.Cleanup(h.slack.Close)
 	h.slack.AddUser(alice, "alice", "Alice Agent")
@@ -79,7 +84,7 @@ func (h *harness) start() {
 	m := NewMain(h.cfg, slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	m.IMAPTune = mailbridge.IMAPConfig{Recheck: 100 * time.Millisecond, IdleRestart: 3 * time.Second, Poll: 200 * time.Millisecond}
 	m.SMTPRetry = 50 * time.Millisecond
-	m.MemberTTL = time.Millisecond
+	m.SlackTune = h.slackTune
 	if err := m.Run(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
@@ -89,7 +94,7 @@ func (h *harness) start() {
 		h.t.Fatalf("socket mode never connected: %v", err)
 	}
 	h.poll("mailbox watched", func() bool {
-		_, ok, _ := m.st.Watermark("INBOX")
+		_, ok, _ := m.st.Watermark(h.inboxID(), "INBOX")
 		return ok
 	})
 }
@@ -105,6 +110,9 @@ func (h *harness) stop() {
 	}
 	h.m = nil
 }
+
+// inboxID is the store's key of the harness's inbox.
+func (h *harness) inboxID() string { return strings.ToLower(h.cfg.InboxAddress) }
 
 func (h *harness) restart() {
 	h.t.Helper()

@@ -362,30 +362,31 @@ func TestProcessMetricsMove(t *testing.T) {
 	}
 }
 
-// The app token revoked while running: Socket Mode cannot come back, which
-// is logged, posted once in the channel and shown in /readyz; mail is
-// still posted.
+// The app token revoked while running: events can never reach the bot
+// again. That is logged at error level and posted once in the channel
+// (the bot token still works), and the process exits non-zero for its
+// supervisor; started again, it stops at the start-up check, saying why.
 func TestProcessAppTokenRevokedAtRunTime(t *testing.T) {
 	h := newHarness(t)
-	addr := freeAddr(t)
-	p := startProc(t, withEnv(h.env(), "HTTP_ADDR="+addr))
+	p := startProc(t, h.env())
 	p.waitReady(t)
 	h.slack.RevokeAppToken()
-	notice := h.waitRoots(1)[0]
-	if !strings.Contains(notice.Text, "Cannot receive thread replies") || !strings.Contains(notice.Text, "SLACK_APP_TOKEN") {
-		t.Errorf("notice %q", notice.Text)
+	if code := p.wait(t); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
 	}
-	body := waitHTTP(t, addr, "/readyz", func(code int, _ string) bool { return code == 503 })
-	if !strings.Contains(body, "slack: down since") || !strings.Contains(body, "token_revoked") {
-		t.Errorf("/readyz:\n%s", body)
+	roots := h.roots()
+	if len(roots) != 1 || !strings.Contains(roots[0].Text, "Cannot receive thread replies") || !strings.Contains(roots[0].Text, "SLACK_APP_TOKEN") {
+		t.Errorf("want one notice naming SLACK_APP_TOKEN, got %+v", roots)
 	}
-	if !strings.Contains(p.stderr.String(), "level=ERROR") {
-		t.Error("not logged at error level")
+	if out := p.stderr.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "token_revoked") {
+		t.Errorf("not logged at error level with the reason:\n%s", out)
 	}
-	h.deliver(customerMail{Subject: "Still posted", MessageID: "sp@example.com", Body: "x"}.raw())
-	h.waitRoots(2)
-	if n := len(h.roots()); n != 2 {
-		t.Errorf("%d roots, want the notice and the mail", n)
+	p = startProc(t, h.env())
+	if code := p.wait(t); code != 2 || !strings.Contains(p.stderr.String(), "\ninboxbot: SLACK_APP_TOKEN: ") {
+		t.Errorf("restart: exit %d:\n%s", code, p.stderr.String())
+	}
+	if n := len(h.roots()); n != 1 {
+		t.Errorf("%d notices after the restart, want still 1", n)
 	}
 }
 

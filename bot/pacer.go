@@ -1,0 +1,137 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+)
+
+// Keys of the pacer: what one of Slack's rate limits applies to.
+func postKey(channel string) string { return "post:" + channel } // chat.postMessage: per channel
+
+const (
+	updateKey = "update" // chat.update
+	reactKey  = "react"  // reactions.add
+	readKey   = "read"   // conversations.history and .replies
+)
+
+// pacer keeps the bot under Slack's rate limits: a token bucket per key
+// spaces calls out before Slack has to refuse them, and after a 429 no call
+// with that key is made before the time Slack gave, whichever conversation
+// it is for. Keys are independent, so one channel's backlog or a burst of
+// card updates never holds up another channel's posts.
+type pacer struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+	paused  map[string]time.Time // key -> no calls before
+	limited map[string]int       // 429s per key since the last report
+	report  time.Time            // when 429s were last reported
+}
+
+func newPacer(cfg Config, log *slog.Logger) *pacer {
+	return &pacer{cfg: cfg, log: log, now: time.Now, buckets: map[string]*rate.Limiter{},
+		paused: map[string]time.Time{}, limited: map[string]int{}}
+}
+
+func (p *pacer) bucket(key string) *rate.Limiter {
+	l := p.buckets[key]
+	if l == nil {
+		switch key {
+		case updateKey, reactKey:
+			l = rate.NewLimiter(p.cfg.UpdateRate, p.cfg.UpdateBurst)
+		case readKey:
+			l = rate.NewLimiter(rate.Limit(50.0/60), 10) // Slack's tier 3
+		default:
+			l = rate.NewLimiter(p.cfg.PostRate, p.cfg.PostBurst)
+		}
+		p.buckets[key] = l
+	}
+	return l
+}
+
+// take claims a call with key: it returns the zero time when the call may
+// be made now, else the time to come back.
+func (p *pacer) take(key string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if until := p.paused[key]; until.After(now) {
+		return until
+	}
+	r := p.bucket(key).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return now.Add(d)
+	}
+	return time.Time{}
+}
+
+// limitedUntil records a 429 for key and returns when calls may resume.
+func (p *pacer) limitedUntil(key string, retryAfter time.Duration) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	until := now.Add(max(retryAfter, time.Second))
+	if until.After(p.paused[key]) {
+		p.paused[key] = until
+	}
+	p.limited[key]++
+	// One line per minute at most, with counts, however many calls Slack
+	// refused meanwhile.
+	if now.Sub(p.report) >= time.Minute {
+		p.log.Warn("slack rate limit: holding back calls", "refused", fmtCounts(p.limited), "retry_after", retryAfter)
+		p.limited, p.report = map[string]int{}, now
+	}
+	return p.paused[key]
+}
+
+func fmtCounts(m map[string]int) string {
+	s := ""
+	for k, n := range m {
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s: %d", k, n)
+	}
+	return s
+}
+
+// notYet is the error of a call that was not made (or was refused with a
+// 429): it may be made at until. It is not a failure of the job.
+type notYet struct {
+	key   string
+	until time.Time
+	err   error // the 429, when Slack refused it
+}
+
+func (e *notYet) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("%s: rate limited until %s: %v", e.key, e.until.Format(time.TimeOnly), e.err)
+	}
+	return fmt.Sprintf("%s: paced until %s", e.key, e.until.Format(time.TimeOnly))
+}
+
+func (e *notYet) Unwrap() error { return e.err }
+
+// do makes the call f under key's pacing, or returns a *notYet without
+// making it.
+func (p *pacer) do(key string, f func() error) error {
+	if until := p.take(key); !until.IsZero() {
+		return &notYet{key: key, until: until}
+	}
+	err := f()
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return &notYet{key: key, until: p.limitedUntil(key, rl.RetryAfter), err: err}
+	}
+	return err
+}

@@ -1,0 +1,251 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+const (
+	maxChain   = 40   // Message-IDs kept per conversation for threading
+	maxHistory = 100  // activity entries kept per conversation
+	previewLen = 2800 // fits a 3,000-character section block with room for a note
+)
+
+// Conv returns conversation num, with its text.
+func (s *Store) Conv(num uint64) (*Conversation, error) {
+	var c *Conversation
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		c, err = getConv(tx, num)
+		return err
+	})
+	return c, err
+}
+
+// ConvByThread returns the conversation whose root message is ts in channel.
+func (s *Store) ConvByThread(channel, ts string) (*Conversation, error) {
+	var c *Conversation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		num := threadConv(tx, channel, ts)
+		if num == 0 {
+			return fmt.Errorf("thread %s/%s: %w", channel, ts, ErrNotFound)
+		}
+		var err error
+		c, err = getConv(tx, num)
+		return err
+	})
+	return c, err
+}
+
+func threadConv(tx *bolt.Tx, channel, ts string) uint64 {
+	return getU64(tx.Bucket(bThreads).Get(key([]byte(channel), []byte(ts))))
+}
+
+func getConv(tx *bolt.Tx, num uint64) (*Conversation, error) {
+	var c Conversation
+	if err := getJSON(tx.Bucket(bConvs), u64(num), &c); err != nil {
+		return nil, fmt.Errorf("conversation %d: %w", num, err)
+	}
+	if err := getJSON(tx.Bucket(bConvText), u64(num), &c.ConvText); err != nil && err != ErrNotFound {
+		return nil, fmt.Errorf("conversation %d: %w", num, err)
+	}
+	return &c, nil
+}
+
+// putConv writes a conversation and keeps its index entries in step: old
+// is the stored state it replaces (nil for a new conversation). With
+// text false only the summary is written (the text is unchanged).
+func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
+	if len(c.History) > maxHistory {
+		c.History = slices.Clone(c.History[len(c.History)-maxHistory:])
+	}
+	if err := putJSON(tx.Bucket(bConvs), u64(c.Num), c); err != nil {
+		return err
+	}
+	if text {
+		if err := putJSON(tx.Bucket(bConvText), u64(c.Num), &c.ConvText); err != nil {
+			return err
+		}
+	}
+	for _, idx := range convIndexes {
+		b := tx.Bucket(idx.bucket)
+		var was []byte
+		if old != nil {
+			was = idx.key(old)
+		}
+		now := idx.key(c)
+		if bytes.Equal(was, now) {
+			continue
+		}
+		if was != nil {
+			if err := b.Delete(was); err != nil {
+				return err
+			}
+		}
+		if now != nil {
+			if err := b.Put(now, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// convIndexes are kept by putConv in the transaction of every change, so
+// lists and counts never decode conversations they do not show.
+var convIndexes = []struct {
+	bucket []byte
+	key    func(c *Conversation) []byte // nil: not in this index
+}{
+	{bIdxStatus, func(c *Conversation) []byte {
+		return key([]byte(c.Inbox), []byte(c.Status), []byte(c.Assignee), u64(c.Num))
+	}},
+	{bIdxClosed, func(c *Conversation) []byte {
+		if c.Status != StatusClosed {
+			return nil
+		}
+		return append(key([]byte(c.Inbox), u64(uint64(c.ClosedAt.Unix()))), u64(c.Num)...)
+	}},
+}
+
+// updateConv changes a conversation (summary and text) in tx.
+func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conversation, error) {
+	old, err := getConv(tx, num)
+	if err != nil {
+		return nil, err
+	}
+	c := *old
+	c.ConvText = old.ConvText
+	c.Chain = slices.Clone(old.Chain)
+	c.History = slices.Clone(old.History)
+	if err := f(&c); err != nil {
+		return nil, err
+	}
+	return &c, putConv(tx, old, &c, true)
+}
+
+// markCard records that conversation num's status card must be brought up
+// to date; the poster does it once for any number of marks.
+func markCard(tx *bolt.Tx, num uint64) error {
+	b := tx.Bucket(bCards)
+	return b.Put(u64(num), u64(getU64(b.Get(u64(num)))+1))
+}
+
+// ListQuery selects conversations for List.
+type ListQuery struct {
+	Inboxes  []string // the inboxes to look in
+	Statuses []Status // any of these
+	// Assignee, when not nil, keeps only conversations assigned to that
+	// user ("" : unassigned ones).
+	Assignee *string
+	Limit    int  // rows to return at most (0: none, only the total)
+	Newest   bool // newest first (default oldest first)
+}
+
+// List returns conversations matching q, in number order, at most q.Limit
+// of them, and how many match in all. It reads index keys only, then the
+// summaries of the rows it returns.
+func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var nums []uint64
+		c := tx.Bucket(bIdxStatus).Cursor()
+		for _, inbox := range q.Inboxes {
+			for _, st := range q.Statuses {
+				prefix := key([]byte(inbox), []byte(st), nil)
+				if q.Assignee != nil {
+					prefix = key([]byte(inbox), []byte(st), []byte(*q.Assignee), nil)
+				}
+				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+					nums = append(nums, getU64(k[len(k)-8:]))
+				}
+			}
+		}
+		slices.Sort(nums)
+		total = len(nums)
+		if q.Newest {
+			slices.Reverse(nums)
+		}
+		for _, n := range nums[:min(len(nums), q.Limit)] {
+			var conv Conversation
+			if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
+				return fmt.Errorf("conversation %d: %w", n, err)
+			}
+			rows = append(rows, conv)
+		}
+		return nil
+	})
+	return rows, total, err
+}
+
+// Counts are the figures of /inbox status.
+type Counts struct {
+	Open, Unassigned, Waiting, Hold, ClosedSince int
+	OpenPerAssignee                              map[string]int
+}
+
+// Count counts the conversations of inboxes by status from the indexes;
+// ClosedSince counts those closed at or after since.
+func (s *Store) Count(inboxes []string, since time.Time) (Counts, error) {
+	n := Counts{OpenPerAssignee: map[string]int{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bIdxStatus).Cursor()
+		for _, inbox := range inboxes {
+			for _, st := range []Status{StatusOpen, StatusWaiting, StatusHold} {
+				prefix := key([]byte(inbox), []byte(st), nil)
+				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+					switch st {
+					case StatusOpen:
+						n.Open++
+						if who := string(k[len(prefix) : len(k)-9]); who == "" {
+							n.Unassigned++
+						} else {
+							n.OpenPerAssignee[who]++
+						}
+					case StatusWaiting:
+						n.Waiting++
+					case StatusHold:
+						n.Hold++
+					}
+				}
+			}
+			cc := tx.Bucket(bIdxClosed).Cursor()
+			prefix := key([]byte(inbox), nil)
+			from := append(key([]byte(inbox), u64(uint64(max(since.Unix(), 0)))), u64(0)...)
+			for k, _ := cc.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = cc.Next() {
+				n.ClosedSince++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// TSBefore orders Slack timestamps ("1700000000.000100"): seconds, then
+// microseconds, compared as numbers ("" comes first).
+func TSBefore(a, b string) bool {
+	as, af, _ := strings.Cut(a, ".")
+	bs, bf, _ := strings.Cut(b, ".")
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	if as != bs {
+		return as < bs
+	}
+	return af < bf
+}
+
+// TSTime is the time a Slack timestamp stands for.
+func TSTime(ts string) time.Time {
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, _ := strconv.ParseInt(sec, 10, 64)
+	var us int64
+	if frac != "" {
+		us, _ = strconv.ParseInt((frac + "000000")[:6], 10, 64)
+	}
+	return time.Unix(s, us*1000)
+}

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Slack events that name a thread (a reply, a reaction on a root) can come
+// before the bot knows the thread is one of its own: the root was posted,
+// but the process died before recording it, and the answer must first be
+// found again in Slack. Acknowledging such an event as "not ours" would lose
+// it for good (Slack stops redelivering after minutes), so it is parked until
+// the channel's unresolved roots are resolved.
+
+// Park decides, in one transaction, what an event about thread ts of
+// channel is: the conversation of a known thread (nothing parked); or, when
+// the thread is unknown while a root post of that channel is unresolved,
+// parked (event is kept for the bot to look at again); or neither (conv nil,
+// parked false): not a thread of ours. Deciding in one transaction means no
+// root can be recorded between the two lookups.
+func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversation, parked bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if num := threadConv(tx, channel, ts); num != 0 {
+			conv, err = getConv(tx, num)
+			return err
+		}
+		if unresolved(tx, channel) == 0 {
+			return nil
+		}
+		parked = true
+		return enqueue(tx.Bucket(bParked), &Parked{Channel: channel, ThreadTS: ts, Event: event, At: s.now()},
+			func(p *Parked, seq uint64) { p.Seq = seq })
+	})
+	if parked {
+		kick(s.slackKick)
+	}
+	return conv, parked, err
+}
+
+// ParkedAfter returns up to n parked events after seq, oldest first.
+func (s *Store) ParkedAfter(seq uint64, n int) (ps []Parked, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ps, err = after[Parked](tx.Bucket(bParked), seq, n)
+		return err
+	})
+	return ps, err
+}
+
+// Unpark forgets a parked event, once it was handled or found not ours.
+func (s *Store) Unpark(seq uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bParked).Get(u64(seq)) == nil {
+			return fmt.Errorf("parked event %d: %w", seq, ErrNotFound)
+		}
+		return tx.Bucket(bParked).Delete(u64(seq))
+	})
+}

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The Slack → mail queue (the outbox).
+
+// Reply is an agent's thread reply to send as mail.
+type Reply struct {
+	EventID   string // Slack event_id, for redelivery dedup
+	Conv      uint64
+	Channel   string // where the agent's message is
+	SlackTS   string // ts of the agent's message
+	AgentID   string
+	AgentName string
+	Text      string
+	MessageID string // pre-generated, canonical (no <>)
+}
+
+// ErrDuplicate is returned for a Slack event already acted on.
+var ErrDuplicate = errors.New("event already handled")
+
+// MessageKey is the dedup key of a Slack message: a ts is unique only
+// within its channel.
+func MessageKey(channel, ts string) string { return "msg:" + channel + "/" + ts }
+
+// EnqueueReply puts a reply into the outbox, fixing its recipients and
+// threading headers from the conversation, and records the Slack event so a
+// redelivery is refused with ErrDuplicate. The reply's Message-ID is mapped to
+// the conversation at once, so the customer's answer threads even if it
+// arrives before the send is confirmed.
+func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
+	var job MailJob
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		now := s.now()
+		dup, err := seen(tx, now, "ev:"+r.EventID, MessageKey(r.Channel, r.SlackTS))
+		if err != nil {
+			return err
+		}
+		if dup {
+			return ErrDuplicate
+		}
+		_, err = updateConv(tx, r.Conv, func(c *Conversation) error {
+			job = MailJob{
+				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, To: c.ReplyTo,
+				Subject: ReplySubject(c.Subject), InReplyTo: c.LastInbound,
+				References: replyRefs(c), AgentID: r.AgentID, AgentName: r.AgentName,
+				Text: r.Text, SlackTS: r.SlackTS, Created: now,
+			}
+			if job.To.Addr == "" {
+				job.To = c.Customer
+			}
+			c.Chain = appendID(c.Chain, r.MessageID)
+			c.Updated = now
+			if c.Assignee == "" {
+				// Whoever answers an unassigned conversation owns it.
+				c.Assignee = r.AgentID
+				ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
+				c.History = append(c.History, ch)
+				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+					return err
+				}
+			}
+			if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
+				return err
+			}
+			return enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq })
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	kick(s.mailKick)
+	kick(s.slackKick)
+	return &job, nil
+}
+
+// replyRefs builds References for a reply: the parent's References plus the
+// parent, or, when the customer's client sent none, the conversation's chain.
+func replyRefs(c *Conversation) []string {
+	var refs []string
+	if len(c.ParentRefs) > 0 {
+		refs = append(refs, c.ParentRefs...)
+	} else {
+		for _, id := range c.Chain {
+			if id == c.LastInbound {
+				break
+			}
+			refs = append(refs, id)
+		}
+	}
+	if c.LastInbound != "" {
+		refs = appendID(refs, c.LastInbound)
+	}
+	return capIDs(refs)
+}
+
+// ReplySubject gives the subject of a reply: one "Re: " before the original
+// subject stripped of the reply prefixes clients add ("Re:", "RE[2]:",
+// "AW:", "SV:"), so it never becomes "Re: Re:".
+func ReplySubject(subject string) string {
+	s := strings.TrimSpace(subject)
+	for {
+		t := stripReplyPrefix(s)
+		if t == s {
+			break
+		}
+		s = t
+	}
+	if s == "" {
+		return "Re: (no subject)"
+	}
+	return "Re: " + s
+}
+
+func stripReplyPrefix(s string) string {
+	lower := strings.ToLower(s)
+	for _, p := range []string{"re", "aw", "sv", "antw", "vs"} {
+		if !strings.HasPrefix(lower, p) {
+			continue
+		}
+		rest := s[len(p):]
+		if strings.HasPrefix(rest, "[") { // Re[2]:
+			if i := strings.IndexByte(rest, ']'); i > 0 {
+				rest = rest[i+1:]
+			}
+		}
+		rest = strings.TrimLeft(rest, " ")
+		if strings.HasPrefix(rest, ":") {
+			return strings.TrimSpace(rest[1:])
+		}
+	}
+	return s
+}
+
+// MailJobsAfter returns up to n outbox jobs after seq, oldest first.
+func (s *Store) MailJobsAfter(seq uint64, n int) (jobs []MailJob, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		jobs, err = after[MailJob](tx.Bucket(bToMail), seq, n)
+		return err
+	})
+	return jobs, err
+}
+
+// MailJobs returns the whole outbox, oldest first.
+func (s *Store) MailJobs() ([]MailJob, error) { return s.MailJobsAfter(0, 1<<30) }
+
+func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob)) error {
+	return update(tx.Bucket(bToMail), u64(seq), "mail job", func(j *MailJob) error { f(j); return nil })
+}
+
+// BeginMailAttempt records an attempt before the SMTP session starts: should
+// the process die during it, the job is retried at next, not at once and
+// not never. The retry reuses the Message-ID, so a mail that did go out is
+// recognised as the same message by the recipient's client.
+func (s *Store) BeginMailAttempt(seq uint64, next time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return updateMailJob(tx, seq, func(j *MailJob) {
+			j.Attempts++
+			j.NextAttempt = next
+		})
+	})
+}
+
+// MailRetry records a temporary failure.
+func (s *Store) MailRetry(seq uint64, next time.Time, why string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return updateMailJob(tx, seq, func(j *MailJob) {
+			j.NextAttempt = next
+			j.LastError = why
+		})
+	})
+}
+
+// MailDone removes a job from the outbox and queues the outcome for Slack:
+// sent (the conversation now waits on the customer) or failed with why.
+func (s *Store) MailDone(seq uint64, failure string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bToMail)
+		var j MailJob
+		if err := getJSON(q, u64(seq), &j); err != nil {
+			return fmt.Errorf("mail job %d: %w", seq, err)
+		}
+		if err := q.Delete(u64(seq)); err != nil {
+			return err
+		}
+		now := s.now()
+		kind := JobSent
+		if failure != "" {
+			kind = JobFailed
+		} else {
+			_, err := updateConv(tx, j.Conv, func(c *Conversation) error {
+				if c.Status == StatusOpen {
+					c.Status = StatusWaiting
+				}
+				c.Updated = now
+				return markCard(tx, c.Num)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{
+			Kind: kind, Conv: j.Conv, ReplyTS: j.SlackTS, To: j.To.String(), Error: failure, Created: now,
+		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+	})
+	if err == nil {
+		kick(s.slackKick)
+	}
+	return err
+}

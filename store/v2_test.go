@@ -1,0 +1,245 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// openSchema1 copies the schema-1 fixture (written by the schema-1 store,
+// see testdata/schema1-gen.go.txt) and opens it with o.
+func openSchema1(t *testing.T, o Options) (*Store, error) {
+	t.Helper()
+	src, err := os.Open("testdata/schema1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	s, err := Open(path, o)
+	if err == nil {
+		t.Cleanup(func() { s.Close() })
+	}
+	return s, err
+}
+
+func TestMigration2FromSchema1(t *testing.T) {
+	if _, err := openSchema1(t, Options{}); err == nil {
+		t.Fatal("a schema-1 file with data migrated without knowing its inbox")
+	}
+	s, err := openSchema1(t, Options{Legacy: Legacy{Inbox: testInbox, Channel: "CIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Schema(); v != 2 {
+		t.Fatalf("schema %d", v)
+	}
+	c1, err := s.ConvByThread("CIN", "1700000000.000100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.Num != 1 || c1.Inbox != testInbox || c1.Channel != "CIN" || c1.Assignee != "UBOB" || c1.Status != StatusOpen ||
+		c1.Preview != "hello Printer on fire" || c1.First == nil || len(c1.First.Attachments) != 1 || len(c1.History) != 1 ||
+		!reflect.DeepEqual(c1.Chain, []string{"m1@example.com", "m5@example.com"}) {
+		t.Errorf("conversation 1 after migration: %+v", c1)
+	}
+	c4, _ := s.Conv(4)
+	if c4.Inbox != testInbox || c4.Channel != "" || c4.RootTS != "" {
+		t.Errorf("unposted conversation 4: %+v", c4)
+	}
+	if w, ok, _ := s.Watermark(testInbox, "INBOX"); !ok || w.UIDValidity != 7 || w.LastUID != 20 {
+		t.Errorf("watermark %+v %v", w, ok)
+	}
+	if n, _ := s.UnresolvedRoots("CIN"); n != 1 {
+		t.Errorf("the interrupted root post of conversation 4 is not unresolved: %d", n)
+	}
+	jobs, _ := s.MailJobs()
+	if len(jobs) != 1 || jobs[0].Inbox != testInbox || jobs[0].Conv != 2 {
+		t.Errorf("outbox %+v", jobs)
+	}
+	if ok, _ := s.Handled("CIN", "1700000000.000500"); !ok {
+		t.Error("the handled reply's dedup key was not carried over")
+	}
+	if a, _ := s.Alive("CIN"); a.IsZero() {
+		t.Error("no alive mark from slack_seen")
+	}
+	n, err := s.Count([]string{testInbox}, time.Time{})
+	if err != nil || n.Open != 3 || n.Unassigned != 1 || n.OpenPerAssignee["UBOB"] != 1 || n.OpenPerAssignee["UALICE"] != 1 || n.ClosedSince != 1 {
+		t.Errorf("counts %+v %v", n, err)
+	}
+	cards, _ := s.CardsAfter(0, 10)
+	if len(cards) == 0 {
+		t.Error("pending jobs' cards not marked")
+	}
+	// It keeps working: a new mail threads into a migrated conversation.
+	if r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 21, Mail: mail("m6@example.com", "Re: Invoice", "m2@example.com")}}); err != nil || r[0].Conv != 2 {
+		t.Errorf("threading after migration: %+v %v", r, err)
+	}
+}
+
+func TestListAndCountFromIndexes(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s, err := Open(filepath.Join(t.TempDir(), "l.db"), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, in := range []string{"a@x", "b@x"} {
+		s.SetWatermark(in, "INBOX", Watermark{UIDValidity: 1})
+	}
+	add := func(inbox string, uid uint32) uint64 {
+		r, err := s.RecordInbound(inbox, "INBOX", 1, []Inbound{{UID: uid, Mail: mail(fmt.Sprintf("id%d-%s", uid, inbox), "s")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].Conv
+	}
+	for uid := uint32(1); uid <= 6; uid++ {
+		add("a@x", uid)
+	}
+	b1 := add("b@x", 1)
+	s.Act(1, ActClaim, "UA", "", "")
+	s.Act(2, ActClaim, "UB", "", "")
+	s.Act(3, ActHold, "UA", "", "")
+	s.Act(4, ActClose, "UA", "", "")
+	now = now.Add(-48 * time.Hour) // closed two days ago
+	s.Act(5, ActClose, "UA", "", "")
+	now = now.Add(48 * time.Hour)
+	s.Act(b1, ActClaim, "UA", "", "")
+
+	n, _ := s.Count([]string{"a@x"}, now.Add(-time.Hour))
+	want := Counts{Open: 3, Unassigned: 1, Hold: 1, ClosedSince: 1, OpenPerAssignee: map[string]int{"UA": 1, "UB": 1}}
+	if !reflect.DeepEqual(n, want) {
+		t.Errorf("counts a@x %+v, want %+v", n, want)
+	}
+	n, _ = s.Count([]string{"a@x", "b@x"}, time.Time{})
+	if n.Open != 4 || n.OpenPerAssignee["UA"] != 2 || n.ClosedSince != 2 {
+		t.Errorf("counts of both %+v", n)
+	}
+	ua := "UA"
+	rows, total, err := s.List(ListQuery{Inboxes: []string{"a@x", "b@x"}, Statuses: []Status{StatusOpen, StatusWaiting}, Assignee: &ua, Limit: 10})
+	if err != nil || total != 2 || len(rows) != 2 || rows[0].Num != 1 || rows[1].Num != b1 || rows[1].Preview != "" {
+		t.Errorf("mine: %d %+v %v", total, rows, err)
+	}
+	rows, total, _ = s.List(ListQuery{Inboxes: []string{"a@x"}, Statuses: []Status{StatusClosed}, Limit: 1, Newest: true})
+	if total != 2 || len(rows) != 1 || rows[0].Num != 5 {
+		t.Errorf("closed newest first, limit 1: %d %+v", total, rows)
+	}
+	nobody := ""
+	if _, total, _ := s.List(ListQuery{Inboxes: []string{"a@x"}, Statuses: []Status{StatusOpen}, Assignee: &nobody}); total != 1 {
+		t.Errorf("unassigned open: %d", total)
+	}
+	// The indexes follow a reopen by the customer.
+	if r, err := s.RecordInbound("a@x", "INBOX", 1, []Inbound{{UID: 7, Mail: mail("re4@x", "Re: s", "id4-a@x")}}); err != nil || r[0].Conv != 4 {
+		t.Fatalf("answer to 4: %+v %v", r, err)
+	}
+	n, _ = s.Count([]string{"a@x"}, now.Add(-time.Hour))
+	if n.Open != 4 || n.ClosedSince != 0 {
+		t.Errorf("after the customer reopened 4: %+v", n)
+	}
+}
+
+func TestParkDecidesInOneTransaction(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("p1@x", "Park"))
+	jobs, _ := s.SlackJobs()
+	seq := jobs[0].Seq
+	if c, parked, err := s.Park("CIN", "9.1", []byte(`{}`)); c != nil || parked || err != nil {
+		t.Fatalf("nothing unresolved: %v %v %v", c, parked, err)
+	}
+	if err := s.BeginSlackPart(seq, 0, "CIN", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, parked, _ := s.Park("COTHER", "9.1", []byte(`{}`)); parked {
+		t.Error("parked an event of a channel with nothing unresolved")
+	}
+	if c, parked, _ := s.Park("CIN", "9.1", []byte(`{"x":1}`)); c != nil || !parked {
+		t.Fatal("event not parked while a root is unresolved")
+	}
+	// A lookup that failed keeps the root unresolved; a rate-limited post
+	// (Slack said no) resolves it.
+	s.RetrySlackJob(seq, time.Now(), "lookup failed", true, false)
+	if n, _ := s.UnresolvedRoots("CIN"); n != 1 {
+		t.Fatal("a failed lookup resolved the root")
+	}
+	if j, _ := s.SlackJobs(); !j[0].Attempting || j[0].Attempts != 0 {
+		t.Errorf("after a failed lookup: %+v", j[0])
+	}
+	if err := s.SlackPartDone(seq, 0, "CIN", "9.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SlackPartDone(seq, 0, "CIN", "9.2"); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.SlackJobs(); j[0].Done != 1 {
+		t.Errorf("a repeated SlackPartDone counted twice: %+v", j[0])
+	}
+	if n, _ := s.UnresolvedRoots(""); n != 0 {
+		t.Errorf("root still unresolved: %d", n)
+	}
+	c, parked, _ := s.Park("CIN", "9.1", nil)
+	if parked || c == nil || c.Num != 1 {
+		t.Errorf("known thread: %+v %v", c, parked)
+	}
+	ps, _ := s.ParkedAfter(0, 10)
+	if len(ps) != 1 || string(ps[0].Event) != `{"x":1}` || ps[0].ThreadTS != "9.1" {
+		t.Fatalf("parked %+v", ps)
+	}
+	if err := s.Unpark(ps[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unpark(ps[0].Seq); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second unpark: %v", err)
+	}
+}
+
+func TestCardsCoalesce(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("c1@x", "Cards"))
+	if cards, _ := s.CardsAfter(0, 10); len(cards) != 0 {
+		t.Fatalf("a new conversation's card is marked: %+v", cards)
+	}
+	s.Act(1, ActClaim, "UA", "", "")
+	s.Act(1, ActHold, "UA", "", "")
+	cards, _ := s.CardsAfter(0, 10)
+	if len(cards) != 1 || cards[0].Conv != 1 || cards[0].Version != 2 {
+		t.Fatalf("cards %+v", cards)
+	}
+	s.Act(1, ActClose, "UA", "", "") // while the refresh of version 2 runs
+	s.CardDone(cards[0])
+	if again, _ := s.CardsAfter(0, 10); len(again) != 1 || again[0].Version != 3 {
+		t.Fatalf("a change during a refresh was dropped: %+v", again)
+	}
+	s.CardDone(Card{Conv: 1, Version: 3})
+	if again, _ := s.CardsAfter(0, 10); len(again) != 0 {
+		t.Fatalf("card still marked: %+v", again)
+	}
+}
+
+func TestHistoryCapped(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("h1@x", "History"))
+	for i := 0; i < maxHistory+10; i++ {
+		s.Act(1, ActClaim, []string{"UA", "UB"}[i%2], "", "")
+	}
+	c, _ := s.Conv(1)
+	if len(c.History) != maxHistory || c.History[len(c.History)-1].By != "UB" {
+		t.Errorf("history %d entries, last %+v", len(c.History), c.History[len(c.History)-1])
+	}
+}
