@@ -26,8 +26,8 @@ type State struct {
 type health struct {
 	part  string // "IMAP" or "SMTP"
 	inbox string // whose channel hears about it
-	st   *store.Store
-	log  *slog.Logger
+	st    *store.Store
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	s        State
