@@ -49,6 +49,14 @@ type Config struct {
 	// before it is acknowledged without its answer (which then follows
 	// through response_url): Slack wants an ack within 3 seconds.
 	AckBudget time.Duration // default 2 seconds
+
+	// Metrics counts what the bot does; give the same to slack-go through
+	// Metrics.HTTPClient so that a revoked bot token stops Run. nil: new
+	// unregistered metrics.
+	Metrics *Metrics
+	// NoticeWait bounds how long Run, when the transport fails for good,
+	// waits for the notice saying so to be posted before it returns.
+	NoticeWait time.Duration // default 10 seconds
 }
 
 func (c *Config) defaults() {
@@ -73,6 +81,12 @@ func (c *Config) defaults() {
 	if c.AckBudget <= 0 {
 		c.AckBudget = 2 * time.Second
 	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.NoticeWait <= 0 {
+		c.NoticeWait = 10 * time.Second
+	}
 }
 
 // Bot is the Slack side of one installation.
@@ -96,6 +110,12 @@ type Bot struct {
 
 	cardRetry time.Time // after a failed card update, when to try again
 	resolved  chan struct{}
+
+	metrics    *Metrics
+	stateMu    sync.Mutex
+	state      State
+	noticeSent bool // the channel was told events do not reach the bot
+	connects   int  // times events started flowing
 }
 
 // New returns a bot using api (built with the bot token, and the app token
@@ -106,7 +126,7 @@ func New(cfg Config, api SlackAPI, st *store.Store, log *slog.Logger) *Bot {
 		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
 		byChannel: map[string]*Inbox{}, byID: map[string]*Inbox{},
 		users: newCache[string](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
-		resolved: make(chan struct{}, 1),
+		resolved: make(chan struct{}, 1), metrics: cfg.Metrics,
 	}
 	b.pace = newPacer(cfg, b.log)
 	for i := range b.cfg.Inboxes {
@@ -139,19 +159,35 @@ type Transport interface {
 	Serve(ctx context.Context, b *Bot) error
 }
 
-// Run starts the bot and serves t until ctx is done or t fails for good.
+// Run starts the bot and serves t until ctx is done, t fails for good, or
+// Slack stops taking the bot token (see Metrics.TokenRejected). A transport
+// failing for good is logged, shown in State and, since the bot token
+// still works, posted in the channel before Run returns its error.
 func (b *Bot) Run(ctx context.Context, t Transport) error {
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.goRun(ctx, b.postQueue)
 	b.goRun(ctx, b.pruneEvents)
-	err := t.Serve(ctx, b)
+	served := make(chan error, 1)
+	go func() { served <- t.Serve(ctx, b) }()
+	var err error
+	select {
+	case err = <-served:
+		served <- err
+		if err != nil && parent.Err() == nil {
+			b.transportFailed(ctx, err)
+		}
+	case rej := <-b.metrics.TokenRejected():
+		err = b.tokenRejected(rej)
+	}
 	cancel()
+	<-served
 	b.wg.Wait()
-	if ctx.Err() != nil && err == nil {
+	if parent.Err() != nil {
 		return nil
 	}
 	return err
@@ -169,6 +205,7 @@ func (b *Bot) goRun(ctx context.Context, f func(context.Context)) {
 // Connected is called by a transport when events flow: each inbox
 // channel's threads are read for replies Slack may not have delivered.
 func (b *Bot) Connected(ctx context.Context) {
+	b.setUp()
 	for _, in := range b.cfg.Inboxes {
 		b.goRun(ctx, func(ctx context.Context) { b.catchUp(ctx, in.Channel) })
 	}

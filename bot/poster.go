@@ -129,6 +129,9 @@ func refused(err error) bool {
 // runJob carries out the remaining parts of a job, recording each, then
 // what follows them (marks on the agent's message).
 func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
+	if j.Kind == store.JobNotice {
+		return b.runNotice(ctx, j) // not in a conversation
+	}
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil {
 		return err
@@ -170,6 +173,9 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	if err != nil {
 		return err
 	}
+	if j.Kind == store.JobMail {
+		b.mailPosted(j) // metrics and the log line
+	}
 	return b.st.FinishSlackJob(j.Seq)
 }
 
@@ -185,6 +191,10 @@ func jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		}
 	case store.JobFailed:
 		return []post{{text: escape(fmt.Sprintf("⚠️ This reply was NOT sent to %s: %s", j.To, j.Error))}}
+	case store.JobStillTrying:
+		return []post{{text: stillTryingText(j)}}
+	case store.JobNotice:
+		return []post{{text: noticeText(j.Notice)}}
 	}
 	return nil
 }

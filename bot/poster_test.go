@@ -45,7 +45,7 @@ func backlog(t testing.TB, n int, inboxes ...Inbox) *store.Store {
 	return st
 }
 
-func fakeSlack(t testing.TB, channels ...string) *slackfake.Server {
+func pacedSlack(t testing.TB, channels ...string) *slackfake.Server {
 	f := slackfake.New()
 	t.Cleanup(f.Close)
 	for _, c := range channels {
@@ -87,7 +87,7 @@ var (
 func TestBacklogPacedPerChannel(t *testing.T) {
 	const perSecond, burst, n = 40, 4, 40
 	st := backlog(t, n, inboxA)
-	f := fakeSlack(t, "CA", "CB")
+	f := pacedSlack(t, "CA", "CB")
 	f.SetPostLimit(perSecond, burst)
 	// The bot believes Slack is faster than it is: the 429s it then gets
 	// must hold the whole channel back, not one conversation.
@@ -104,7 +104,7 @@ func TestBacklogPacedPerChannel(t *testing.T) {
 func TestOtherChannelNotHeldBack(t *testing.T) {
 	const n = 30
 	st := backlog(t, n, inboxA)
-	f := fakeSlack(t, "CA", "CB")
+	f := pacedSlack(t, "CA", "CB")
 	f.SetPostLimit(10, 1)
 	runBot(t, Config{Inboxes: []Inbox{inboxA, inboxB}, PostRate: 10, PostBurst: 1}, f, st)
 	waitPosts(t, f, "CA", 3) // A's backlog is being paced
@@ -127,7 +127,7 @@ func BenchmarkBacklog(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		st := backlog(b, n, inboxA)
-		f := fakeSlack(b, "CA")
+		f := pacedSlack(b, "CA")
 		f.SetPostLimit(perSecond, burst)
 		start := time.Now()
 		b.StartTimer()

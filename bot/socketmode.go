@@ -63,12 +63,14 @@ func (t *SocketMode) Serve(ctx context.Context, b *Bot) error {
 			switch ev.Type {
 			case socketmode.EventTypeConnecting:
 				connCancel()
+				b.Disconnected(errors.New("connecting"))
 				t.log.Debug("socket mode connecting")
 			case socketmode.EventTypeConnectionError:
 				connCancel()
 				var detail any = ev.Data
 				if ce, ok := ev.Data.(*slack.ConnectionErrorEvent); ok {
 					detail = ce.ErrorObj
+					b.Disconnected(ce.ErrorObj)
 				}
 				t.log.Warn("socket mode connection failed; retrying", "err", detail)
 			case socketmode.EventTypeInvalidAuth:
@@ -79,6 +81,7 @@ func (t *SocketMode) Serve(ctx context.Context, b *Bot) error {
 				b.Connected(newConn())
 			case socketmode.EventTypeDisconnect:
 				connCancel()
+				b.Disconnected(errors.New("Slack asked to reconnect"))
 				t.log.Info("slack asked to reconnect")
 			case socketmode.EventTypeIncomingError:
 				t.log.Warn("socket mode: bad frame", "err", ev.Data)

@@ -10,6 +10,7 @@ import (
 	netmail "net/mail"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -36,13 +37,24 @@ type SMTPConfig struct {
 	// RetryBase is the wait after the first failed attempt; it doubles
 	// with each further one, up to half an hour.
 	RetryBase time.Duration // default 5 seconds
+	// StillTryingAfter is how long a reply may stay unsent before its
+	// thread is told it is late, and why.
+	StillTryingAfter time.Duration // default 5 minutes
+	// ShutdownGrace is how long a session in flight may go on once Run is
+	// cancelled before its connection is cut: enough for a healthy server
+	// to answer (a reply cut after its DATA is sent again at the next
+	// start), far less than the 60-second SMTP timeout.
+	ShutdownGrace time.Duration // default 3 seconds
+
+	Metrics *Metrics // nil: counted nowhere
 }
 
 // Sender drains the store's outbox.
 type Sender struct {
-	cfg SMTPConfig
-	st  *store.Store
-	log *slog.Logger
+	cfg    SMTPConfig
+	st     *store.Store
+	log    *slog.Logger
+	health *health
 }
 
 // NewSender returns a sender; Run starts it.
@@ -56,8 +68,27 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 5 * time.Second
 	}
-	return &Sender{cfg: cfg, st: st, log: log.With("component", "smtp")}
+	if cfg.StillTryingAfter <= 0 {
+		cfg.StillTryingAfter = 5 * time.Minute
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 3 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	log = log.With("component", "smtp")
+	return &Sender{cfg: cfg, st: st, log: log, health: &health{part: "SMTP", inbox: cfg.Inbox, st: st, log: log}}
 }
+
+// State says whether the last SMTP session (or start-up check) could
+// connect and log in. A recipient refused by the server does not make it
+// down: the server works.
+func (s *Sender) State() State { return s.health.state() }
+
+// Verified records that a start-up check reached and logged in to the
+// server, so health reports SMTP up before the first reply is sent.
+func (s *Sender) Verified() { s.health.up() }
 
 // backoff is the wait after the n-th failed attempt.
 func (s *Sender) backoff(n int) time.Duration {
@@ -111,11 +142,14 @@ func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 	if err := s.st.BeginMailAttempt(j.Seq, time.Now().Add(s.backoff(attempt))); err != nil {
 		return err
 	}
-	log := s.log.With("conv", j.Conv, "seq", j.Seq, "message_id", j.MessageID, "to", j.To.Addr, "attempt", attempt)
+	// No customer address in the log: the conversation number finds it.
+	log := s.log.With("conv", j.Conv, "seq", j.Seq, "message_id", j.MessageID, "attempt", attempt)
 	err := s.send(ctx, log, j)
 	switch {
 	case err == nil:
 		log.Info("reply sent")
+		s.cfg.Metrics.RepliesSent.Inc()
+		s.cfg.Metrics.ReplyLatency.Observe(time.Since(j.Created).Seconds())
 		return s.st.MailDone(j.Seq, "")
 	case ctx.Err() != nil:
 		// Shutting down: the attempt stays recorded and is retried after
@@ -123,20 +157,35 @@ func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 		return ctx.Err()
 	case IsTemporary(err) && attempt < s.cfg.MaxAttempts:
 		log.Warn("reply not sent, will retry", "err", err, "in", s.backoff(attempt))
+		s.cfg.Metrics.ReplyRetries.Inc()
+		if time.Since(j.Created) >= s.cfg.StillTryingAfter {
+			if told, err := s.st.MailStillTrying(j.Seq, err.Error()); err != nil {
+				return err
+			} else if told {
+				log.Info("told the thread the reply is late")
+			}
+		}
 		return s.st.MailRetry(j.Seq, time.Now().Add(s.backoff(attempt)), err.Error())
 	default:
 		log.Error("reply could not be sent", "err", err)
+		s.cfg.Metrics.RepliesFailed.Inc()
 		return s.st.MailDone(j.Seq, err.Error())
 	}
 }
 
 // IsTemporary reports whether a send error may go away by itself: a 4xx
 // reply, or no reply at all (the server could not be reached, the link
-// broke). Only a 5xx reply is a final no.
+// broke). Only a 5xx reply is a final no. Failing to connect or log in is
+// never the reply's fault: it is retried even when it needs a change of
+// configuration (IsPermanent), which health and the channel then report.
 func IsTemporary(err error) bool {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return false
+	}
+	var ce *ConnError
+	if errors.As(err, &ce) {
+		return true
 	}
 	var se *mail.SendError
 	if errors.As(err, &se) {
@@ -152,39 +201,19 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 	if err != nil {
 		return &permanentError{err}
 	}
-	host, portStr, err := net.SplitHostPort(s.cfg.Addr)
+	client, done, err := s.dial(ctx)
 	if err != nil {
-		return &permanentError{fmt.Errorf("SMTP_ADDR %q: %w", s.cfg.Addr, err)}
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return &permanentError{fmt.Errorf("SMTP_ADDR %q: bad port", s.cfg.Addr)}
-	}
-	opts := []mail.Option{mail.WithPort(port), mail.WithTimeout(60 * time.Second)}
-	if s.cfg.TLSConfig != nil {
-		tc := s.cfg.TLSConfig.Clone()
-		if tc.ServerName == "" {
-			tc.ServerName = host
+		if ctx.Err() == nil {
+			s.health.down(problemOf(err), err)
 		}
-		opts = append(opts, mail.WithTLSConfig(tc))
+		return err
 	}
-	switch s.cfg.TLS {
-	case TLSImplicit:
-		opts = append(opts, mail.WithSSL())
-	case TLSNone:
-		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
-	default:
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	defer done()
+	s.health.up()
+	err = client.Send(m)
+	if cerr := client.Close(); err == nil && cerr != nil && !m.IsDelivered() {
+		err = cerr
 	}
-	if s.cfg.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
-	}
-	client, err := mail.NewClient(host, opts...)
-	if err != nil {
-		return &permanentError{err}
-	}
-	err = client.DialAndSendWithContext(ctx, m)
 	if err != nil && m.IsDelivered() {
 		// The server took the mail (250 after DATA); what failed is the
 		// RSET or QUIT after it. Retrying would send it twice.
@@ -192,6 +221,90 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 		return nil
 	}
 	return err
+}
+
+// dial connects and logs in (a ConnError when it cannot). The connection is
+// closed ShutdownGrace after ctx is done, so a shutdown does not wait out a
+// slow session; done releases that watch.
+func (s *Sender) dial(ctx context.Context) (client *mail.Client, done func(), err error) {
+	host, portStr, err := net.SplitHostPort(s.cfg.Addr)
+	if err != nil {
+		return nil, nil, &permanentError{fmt.Errorf("SMTP_ADDR %q: %w", s.cfg.Addr, err)}
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, nil, &permanentError{fmt.Errorf("SMTP_ADDR %q: bad port", s.cfg.Addr)}
+	}
+	tc := &tls.Config{}
+	if s.cfg.TLSConfig != nil {
+		tc = s.cfg.TLSConfig.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	var stops []func() bool
+	var mu sync.Mutex
+	done = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, stop := range stops {
+			stop()
+		}
+		stops = nil
+	}
+	// Our own dialer, so that ctx can cut the session: go-mail's bounds
+	// only the dial. It does the implicit TLS itself, hence no WithSSL.
+	dialer := func(dctx context.Context, network, addr string) (net.Conn, error) {
+		nd := &net.Dialer{KeepAlive: 30 * time.Second}
+		var conn net.Conn
+		var err error
+		if s.cfg.TLS == TLSImplicit {
+			conn, err = (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(dctx, network, addr)
+		} else {
+			conn, err = nd.DialContext(dctx, network, addr)
+		}
+		if err == nil {
+			mu.Lock()
+			stops = append(stops, context.AfterFunc(ctx, func() {
+				t := time.AfterFunc(s.cfg.ShutdownGrace, func() { conn.Close() })
+				mu.Lock()
+				stops = append(stops, t.Stop)
+				mu.Unlock()
+			}))
+			mu.Unlock()
+		}
+		return conn, err
+	}
+	opts := []mail.Option{mail.WithPort(port), mail.WithTimeout(60 * time.Second),
+		mail.WithTLSConfig(tc), mail.WithDialContextFunc(dialer)}
+	switch s.cfg.TLS {
+	case TLSStartTLS:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default: // none, or implicit: TLS is up before the greeting
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	if s.cfg.Username != "" {
+		// Not AutoDiscover: it judges encryption by go-mail's own TLS
+		// dial, which our dialer replaces, and would never pick PLAIN or
+		// LOGIN. Those two refuse an unencrypted link by themselves
+		// (except to localhost, which configuration allows for relays).
+		opts = append(opts, mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthSCRAMSHA1,
+			mail.SMTPAuthCramMD5, mail.SMTPAuthPlain, mail.SMTPAuthLogin),
+			mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
+	}
+	client, err = mail.NewClient(host, opts...)
+	if err != nil {
+		done()
+		return nil, nil, &permanentError{err}
+	}
+	if err := client.DialWithContext(ctx); err != nil {
+		done()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, smtpError(&s.cfg, fmt.Errorf("%s: %w", s.cfg.Addr, err))
+	}
+	return client, done, nil
 }
 
 // permanentError marks a failure no retry can fix (a malformed address).

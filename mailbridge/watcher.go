@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,6 +54,12 @@ type IMAPConfig struct {
 	Poll time.Duration // default 15 seconds
 	// BatchSize is how many mails are recorded per transaction at most.
 	BatchSize int // default 64
+	// AuthRetry is the wait before logging in again after the server
+	// refused the login (or TLS failed): such a failure needs a change,
+	// and hammering a server with bad passwords gets accounts locked.
+	AuthRetry time.Duration // default 5 minutes
+
+	Metrics *Metrics // nil: counted nowhere
 }
 
 func (c *IMAPConfig) defaults() {
@@ -71,6 +78,12 @@ func (c *IMAPConfig) defaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 64
 	}
+	if c.AuthRetry <= 0 {
+		c.AuthRetry = 5 * time.Minute
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
 }
 
 // Watcher imports new mail of one mailbox into the store.
@@ -84,34 +97,73 @@ type Watcher struct {
 	// or a hung server would stall the watcher until TCP gives up on the
 	// unacknowledged command (a quarter of an hour), or for ever.
 	cmdTimeout time.Duration
+	health     *health
 }
 
 // NewWatcher returns a watcher; Run starts it.
 func NewWatcher(cfg IMAPConfig, st *store.Store, log *slog.Logger) *Watcher {
 	cfg.defaults()
-	return &Watcher{cfg: cfg, st: st, log: log.With("component", "imap", "mailbox", cfg.Mailbox), cmdTimeout: time.Minute}
+	log = log.With("component", "imap", "mailbox", cfg.Mailbox)
+	return &Watcher{cfg: cfg, st: st, log: log, cmdTimeout: time.Minute, health: &health{part: "IMAP", inbox: cfg.Inbox, st: st, log: log}}
 }
 
-// Run watches until ctx is done, reconnecting with backoff after any failure.
+// State says whether the watcher is logged in and waiting for mail.
+func (w *Watcher) State() State { return w.health.state() }
+
+// Run watches until ctx is done, reconnecting with backoff after any
+// failure. It never gives up: a refused login is logged at error level,
+// posted in the channel once and retried every AuthRetry, since it is the
+// server's account that has to change, not the process.
 func (w *Watcher) Run(ctx context.Context) error {
 	backoff := time.Second
 	for {
-		start := time.Now()
-		err := w.session(ctx)
+		ready := false
+		err := w.session(ctx, func() {
+			// Logged in and idling: the link works, so the next
+			// failure starts the backoff afresh.
+			ready, backoff = true, time.Second
+			w.health.up()
+		})
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(start) > time.Minute {
-			backoff = time.Second
+		w.cfg.Metrics.IMAPReconnects.Inc()
+		wait := backoff
+		if IsPermanent(err) {
+			wait = w.cfg.AuthRetry
+			w.health.down(problemOf(err), err)
+		} else {
+			w.health.down("", err)
+			if ready {
+				w.log.Info("IMAP session ended; reconnecting", "err", err, "in", wait)
+			} else {
+				w.log.Warn("IMAP not connected; retrying", "err", err, "in", wait)
+			}
 		}
-		w.log.Warn("IMAP session ended; reconnecting", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		backoff = min(backoff*2, time.Minute)
 	}
+}
+
+// problemOf says in a few words what a permanent failure stops.
+func problemOf(err error) string {
+	var ce *ConnError
+	if !errors.As(err, &ce) {
+		return "Cannot use the mail server"
+	}
+	switch ce.Step {
+	case "login":
+		return "Cannot log in to " + ce.Server
+	case "TLS":
+		return "Cannot set up TLS with " + ce.Server
+	case "mailbox":
+		return "Cannot open the IMAP mailbox"
+	}
+	return "Cannot connect to " + ce.Server
 }
 
 // dial connects and, for STARTTLS, upgrades the link; ctx and the command
@@ -148,7 +200,7 @@ func (w *Watcher) dial(ctx context.Context, notify chan<- struct{}) (*imapclient
 	case TLSNone, TLSStartTLS:
 		conn, err := nd.DialContext(ctx, "tcp", w.cfg.Addr)
 		if err != nil {
-			return nil, err
+			return nil, imapError("connect", &w.cfg, fmt.Errorf("dial %s: %w", w.cfg.Addr, err))
 		}
 		if w.cfg.TLS == TLSNone {
 			return imapclient.New(conn, opts), nil
@@ -158,16 +210,19 @@ func (w *Watcher) dial(ctx context.Context, notify chan<- struct{}) (*imapclient
 		c, err := imapclient.NewStartTLS(conn, opts)
 		if !stop() && err == nil {
 			c.Close()
-			err = fmt.Errorf("STARTTLS: %w", context.Cause(ctx))
+			err = fmt.Errorf("%w", context.Cause(ctx))
 		}
-		return c, err
+		if err != nil {
+			return nil, imapError("TLS", &w.cfg, fmt.Errorf("STARTTLS with %s: %w", w.cfg.Addr, err))
+		}
+		return c, nil
 	default:
 		if tc.NextProtos == nil {
 			tc.NextProtos = []string{"imap"}
 		}
 		conn, err := (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(ctx, "tcp", w.cfg.Addr)
 		if err != nil {
-			return nil, err
+			return nil, imapError("connect", &w.cfg, fmt.Errorf("dial %s (TLS): %w", w.cfg.Addr, err))
 		}
 		return imapclient.New(conn, opts), nil
 	}
@@ -215,25 +270,36 @@ func (p progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// session is one connection: log in, select, catch up, then wait for news.
-func (w *Watcher) session(ctx context.Context) error {
-	notify := make(chan struct{}, 1)
+// connect dials, logs in and selects the mailbox; errors are ConnErrors.
+func (w *Watcher) connect(ctx context.Context, notify chan<- struct{}) (*imapclient.Client, *imap.SelectData, error) {
 	c, err := w.dial(ctx, notify)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", w.cfg.Addr, err)
+		return nil, nil, err
+	}
+	if err := w.timed(c, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
+		c.Close()
+		return nil, nil, imapError("login", &w.cfg, fmt.Errorf("login as %s: %w", w.cfg.Username, err))
+	}
+	var sel *imap.SelectData
+	if err := w.timed(c, func() (err error) { sel, err = c.Select(w.cfg.Mailbox, nil).Wait(); return err }); err != nil {
+		c.Close()
+		return nil, nil, imapError("mailbox", &w.cfg, fmt.Errorf("select %s: %w", w.cfg.Mailbox, err))
+	}
+	return c, sel, nil
+}
+
+// session is one connection: log in, select, catch up, then wait for news.
+// ready is called once the watcher is logged in and about to wait.
+func (w *Watcher) session(ctx context.Context, ready func()) error {
+	notify := make(chan struct{}, 1)
+	c, sel, err := w.connect(ctx, notify)
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	// Closing the connection is the only way to interrupt a command.
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-
-	if err := w.timed(c, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
-		return fmt.Errorf("login as %s: %w", w.cfg.Username, err)
-	}
-	var sel *imap.SelectData
-	if err := w.timed(c, func() (err error) { sel, err = c.Select(w.cfg.Mailbox, nil).Wait(); return err }); err != nil {
-		return fmt.Errorf("select: %w", err)
-	}
 	if err := w.syncWatermark(c, sel); err != nil {
 		return err
 	}
@@ -242,6 +308,10 @@ func (w *Watcher) session(ctx context.Context) error {
 	for {
 		if err := w.fetchNew(ctx, c, sel.UIDValidity); err != nil {
 			return err
+		}
+		if ready != nil {
+			ready()
+			ready = nil
 		}
 		if !c.Caps().Has(imap.CapIdle) {
 			select {
@@ -465,6 +535,9 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 	}
 	for _, r := range res {
 		w.log.Info("mail recorded", "uid", r.UID, "conv", r.Conv, "new_conv", r.NewConv, "skipped", r.Skipped)
+		if r.Skipped == "" {
+			w.cfg.Metrics.Ingested.Inc()
+		}
 	}
 	return nil
 }

@@ -114,7 +114,23 @@ const (
 	JobSent     = "sent"     // a reply went out: mark the Slack message
 	JobFailed   = "failed"   // a reply could not be sent: say so in the thread
 	JobActivity = "activity" // a workflow change: a line in the thread
+	// JobNotice says in the channel (not in a thread) that a part of
+	// inboxbot stopped working, or works again. Conv is 0.
+	JobNotice = "notice"
+	// JobStillTrying says in a reply's thread that it is not sent yet, and why.
+	JobStillTrying = "still_trying"
 )
+
+// Notice is a message about inboxbot itself for the inbox channel.
+type Notice struct {
+	Inbox    string    `json:"inbox,omitempty"`   // whose channel to post in ("": the first inbox's)
+	Part     string    `json:"part"`              // "IMAP", "SMTP", "Slack Socket Mode"
+	Problem  string    `json:"problem,omitempty"` // "Cannot log in to IMAP"; empty when Resolved
+	Since    time.Time `json:"since"`             // when the outage began
+	Error    string    `json:"error,omitempty"`
+	Fix      string    `json:"fix,omitempty"` // "IMAP_PASSWORD: …"
+	Resolved bool      `json:"resolved,omitempty"`
+}
 
 // SlackJob is an entry of the mail → Slack queue. Posting a job may take
 // several Slack calls (parts); progress is recorded before and after each so
@@ -129,8 +145,9 @@ type SlackJob struct {
 	NewConv bool `json:"new_conv,omitempty"`
 
 	Change *Change `json:"change,omitempty"` // JobActivity
+	Notice *Notice `json:"notice,omitempty"` // JobNotice
 
-	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed: the agent's Slack message
+	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed/JobStillTrying: the agent's Slack message
 	To      string `json:"to,omitempty"`
 	Error   string `json:"error,omitempty"`
 
@@ -163,6 +180,8 @@ type MailJob struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
+	// StillTrying is set once the thread was told the reply is late.
+	StillTrying bool `json:"still_trying,omitempty"`
 }
 
 // Parked is a Slack event about a thread that was not known when it came

@@ -288,6 +288,7 @@ type Server struct {
 	badFrames    []string
 
 	// State of the features in their own files.
+	auth       authState              // auth.go
 	files      map[string]*fileRec    // files.go
 	uploads    map[string]string      // upload ticket -> file ID
 	deferred   []*pendingShare        // files.go, DeferFileShares

@@ -151,18 +151,8 @@ func (s *Server) dispatch(method string, r *http.Request) answer {
 	if tok == "" {
 		tok = p.Get("token")
 	}
-	want := BotToken
-	if method == "apps.connections.open" {
-		want = AppToken
-	}
-	switch {
-	case tok == "":
-		return errAnswer("not_authed")
-	case tok != want:
-		if method == "apps.connections.open" && tok == BotToken {
-			return errAnswer("not_allowed_token_type")
-		}
-		return errAnswer("invalid_auth")
+	if a, refused := s.authCheck(method, tok); refused {
+		return a
 	}
 	s.mu.Lock()
 	a, limited := s.limitedLocked(method, p.Get("channel"))
@@ -170,7 +160,7 @@ func (s *Server) dispatch(method string, r *http.Request) answer {
 	if limited {
 		return a
 	}
-	return h(s, p)
+	return s.withScopes(method, h(s, p))
 }
 
 func (s *Server) authTest(p params) answer {

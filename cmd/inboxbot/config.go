@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +25,10 @@ type Config struct {
 	SMTPAddr, SMTPUsername, SMTPPassword, SMTPTLS              string
 
 	DBPath string
+
+	HTTPAddr  string // health and metrics; "" = off
+	LogFormat string // text or json
+	LogLevel  string // debug, info, warn or error
 }
 
 // LogValue keeps secrets out of logs even if a Config is logged whole.
@@ -30,7 +36,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("slack_api_url", c.SlackAPIURL), slog.String("channel", c.Channel),
 		slog.String("inbox", c.InboxAddress), slog.String("imap", c.IMAPAddr),
-		slog.String("smtp", c.SMTPAddr), slog.String("db", c.DBPath),
+		slog.String("smtp", c.SMTPAddr), slog.String("db", c.DBPath), slog.String("http", c.HTTPAddr),
 	)
 }
 
@@ -43,8 +49,33 @@ func (e *ConfigError) Error() string { return e.Var + ": " + e.Want }
 
 var channelID = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 
+// placeholders are the values of .env.example that must be replaced: a
+// configuration still holding one was copied and not filled in.
+var placeholders = map[string]bool{
+	"xoxb-...": true, "xapp-...": true, "C0123456789": true, "change-me": true,
+}
+
+// exampleDomain reports whether a host or address is under a domain
+// reserved for documentation (RFC 2606): no real server lives there.
+func exampleDomain(v string) bool {
+	v = strings.ToLower(v)
+	if host, _, err := net.SplitHostPort(v); err == nil {
+		v = host
+	}
+	if i := strings.LastIndexByte(v, '@'); i >= 0 {
+		v = v[i+1:]
+	}
+	for _, d := range []string{"example.com", "example.org", "example.net"} {
+		if v == d || strings.HasSuffix(v, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
 // LoadConfig reads the configuration through getenv (os.Getenv in main). It
-// stops at the first variable that is missing or malformed.
+// checks every variable and reports all the problems at once, as a
+// ConfigError each, joined (errors.Join).
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var c Config
 	type check struct {
@@ -117,32 +148,58 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"SMTP_PASSWORD", "", &c.SMTPPassword, nil},
 		{"SMTP_TLS", "starttls", &c.SMTPTLS, oneOf("implicit", "starttls", "none")},
 		{"DB_PATH", "inboxbot.db", &c.DBPath, nil},
+		{"HTTP_ADDR", "", &c.HTTPAddr, func(v string) string {
+			if v == "" {
+				return ""
+			}
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				return "must be [host]:port to serve health and metrics on, e.g. :8080, or empty"
+			}
+			return ""
+		}},
+		{"LOG_FORMAT", "text", &c.LogFormat, oneOf("text", "json")},
+		{"LOG_LEVEL", "info", &c.LogLevel, oneOf("debug", "info", "warn", "error")},
 	}
+	var errs []error
 	for _, ch := range checks {
 		v := unquote(strings.TrimSpace(getenv(ch.name)))
 		if v == "" {
 			v = ch.def
 		}
-		if v == "" && ch.valid != nil {
-			// Say what a missing variable is, not how it is malformed.
-			return c, &ConfigError{ch.name, "is required: " + describe(ch.valid(v))}
+		*ch.dst = v
+		valid := ch.valid
+		if valid == nil {
+			valid = func(string) string { return "" }
 		}
-		if ch.valid != nil {
-			if want := ch.valid(v); want != "" {
-				return c, &ConfigError{ch.name, want}
+		switch {
+		case v == "" && valid(v) != "":
+			// Say what a missing variable is, not how it is malformed.
+			errs = append(errs, &ConfigError{ch.name, "is required: " + describe(valid(v))})
+		case v != "" && (placeholders[v] || exampleDomain(v)):
+			errs = append(errs, &ConfigError{ch.name, "is still the placeholder from .env.example (" + v + "): put in the real value"})
+		default:
+			if want := valid(v); want != "" {
+				errs = append(errs, &ConfigError{ch.name, want})
 			}
 		}
-		*ch.dst = v
+	}
+	if strings.HasPrefix(c.SlackBotToken, "xapp-") && strings.HasPrefix(c.SlackAppToken, "xoxb-") {
+		// Two errors saying each is the wrong kind would hide the point.
+		errs = slices.DeleteFunc(errs, func(e error) bool {
+			var ce *ConfigError
+			return errors.As(e, &ce) && (ce.Var == "SLACK_BOT_TOKEN" || ce.Var == "SLACK_APP_TOKEN")
+		})
+		errs = append([]error{&ConfigError{"SLACK_BOT_TOKEN", "and SLACK_APP_TOKEN are swapped: the bot token starts with xoxb-, the app-level token with xapp-"}}, errs...)
 	}
 	if c.SMTPUsername != "" && c.SMTPPassword == "" {
-		return c, &ConfigError{"SMTP_PASSWORD", "is required when SMTP_USERNAME is set"}
+		errs = append(errs, &ConfigError{"SMTP_PASSWORD", "is required when SMTP_USERNAME is set"})
 	}
 	if host, _, _ := net.SplitHostPort(c.SMTPAddr); c.SMTPUsername != "" && c.SMTPTLS == "none" && !isLoopback(host) {
 		// The password would travel in clear text; go-mail refuses to,
 		// and every reply would fail after hours of retries.
-		return c, &ConfigError{"SMTP_TLS", "must be starttls or implicit when SMTP_USERNAME is set (none sends the password in clear text)"}
+		errs = append(errs, &ConfigError{"SMTP_TLS", "must be starttls or implicit when SMTP_USERNAME is set (none sends the password in clear text)"})
 	}
-	return c, nil
+	return c, errors.Join(errs...)
 }
 
 func isLoopback(host string) bool {

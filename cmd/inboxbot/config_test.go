@@ -27,6 +27,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		InboxAddress: "support@acme.test", InboxName: "Acme Support",
 		IMAPAddr: "imap.acme.test:993", IMAPUsername: "support", IMAPPassword: "secret", IMAPTLS: "implicit", IMAPMailbox: "INBOX",
 		SMTPAddr: "smtp.acme.test:587", SMTPTLS: "starttls", DBPath: "inboxbot.db",
+		LogFormat: "text", LogLevel: "info",
 	}
 	if c != want {
 		t.Errorf("config\n%+v\nwant\n%+v", c, want)

@@ -39,6 +39,7 @@ type harness struct {
 	// slackTune is the bot's pacing: fast by default, as the fake has no
 	// limits unless a test sets them.
 	slackTune bot.Config
+	tune      func(*Main) // more knobs, set before each start
 	m         *Main
 	logs      *syncBuffer
 }
@@ -85,6 +86,9 @@ func (h *harness) start() {
 	m.IMAPTune = mailbridge.IMAPConfig{Recheck: 100 * time.Millisecond, IdleRestart: 3 * time.Second, Poll: 200 * time.Millisecond}
 	m.SMTPRetry = 50 * time.Millisecond
 	m.SlackTune = h.slackTune
+	if h.tune != nil {
+		h.tune(m)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
@@ -109,6 +113,11 @@ func (h *harness) stop() {
 		h.t.Errorf("close: %v", err)
 	}
 	h.m = nil
+	// Until the fake notices the socket is gone it may still write an
+	// event to it, which nobody would ack: "stopped" means Slack knows.
+	if err := h.slack.WaitFor(h.ctx(), func(s *slackfake.Server) bool { return !s.Connected() }); err != nil {
+		h.t.Errorf("the fake still sees a socket after Close: %v", err)
+	}
 }
 
 // inboxID is the store's key of the harness's inbox.

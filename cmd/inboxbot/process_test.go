@@ -19,17 +19,42 @@ import (
 // exit codes, a kill -9) without a separate build.
 func TestMain(m *testing.M) {
 	if os.Getenv("INBOXBOT_RUN_MAIN") == "1" {
-		main()
-		os.Exit(0)
+		main() // exits
 	}
 	os.Exit(m.Run())
 }
 
 // proc is inboxbot running as a child process.
 type proc struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan error
+	cmd            *exec.Cmd
+	stderr, stdout *syncBuffer
+	done           chan error
+}
+
+// waitLog waits until the process logged a line containing s.
+func (p *proc) waitLog(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.stderr.String(), s) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("inboxbot exited (%v) before logging %q", err, s)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inboxbot did not log %q", s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitReady waits until the process is connected to Slack and watches the
+// mailbox (mail appended from then on is new mail).
+func (p *proc) waitReady(t *testing.T) {
+	t.Helper()
+	p.waitLog(t, "inboxbot ready")
+	p.waitLog(t, "IMAP connected")
 }
 
 func (h *harness) env() []string {
@@ -44,11 +69,14 @@ func (h *harness) env() []string {
 	return env
 }
 
-func startProc(t *testing.T, env []string) *proc {
+func startProc(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(os.Args[0]), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Env = env
+	p := &proc{cmd: exec.Command(os.Args[0], args...), stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan error, 1)}
+	// A test binary built with -cover writes coverage data, or a warning
+	// that it cannot, when it exits: give it a place so it does not warn.
+	p.cmd.Env = append(env, "GOCOVERDIR="+t.TempDir())
 	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout = p.stdout
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +132,7 @@ func TestProcessGracefulStopAndNoSecretsInLogs(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.IMAPPassword = h.imap.Password
 	p := startProc(t, h.env())
-	if err := h.slack.WaitConnected(h.ctx()); err != nil {
-		t.Fatal(err)
-	}
+	p.waitReady(t)
 	h.deliver(customerMail{Subject: "Before stop", MessageID: "bs@example.com", Body: "x"}.raw())
 	h.waitRoots(1)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -131,9 +157,7 @@ func TestProcessGracefulStopAndNoSecretsInLogs(t *testing.T) {
 func TestProcessKill9(t *testing.T) {
 	h := newHarness(t)
 	p := startProc(t, h.env())
-	if err := h.slack.WaitConnected(h.ctx()); err != nil {
-		t.Fatal(err)
-	}
+	p.waitReady(t)
 	// The first start leaves mail already there alone: let it get past that.
 	h.deliver(customerMail{Subject: "Mail 0", MessageID: "k0@example.com", Body: "first"}.raw())
 	root := h.waitRoots(1)[0]

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ type IMAPOptions struct {
 	// NoIDLE hides the IDLE capability (and answers an IDLE command with
 	// BAD), to test a client's polling fallback.
 	NoIDLE bool
+	// TLS serves implicit TLS (like port 993) with the package's
+	// self-signed certificate (see ClientTLSConfig).
+	TLS bool
 }
 
 // IMAPServer is an in-process IMAP server (go-imap v2 imapserver with the
@@ -45,9 +49,10 @@ type IMAPServer struct {
 	changed broadcast // notified after every change to any mailbox
 	logs    logBuffer
 
-	mu     sync.Mutex
-	srv    *imapserver.Server
-	served chan struct{} // closed when srv.Serve returns
+	mu       sync.Mutex
+	srv      *imapserver.Server
+	served   chan struct{} // closed when srv.Serve returns
+	password string        // what Login accepts now (see SetPassword)
 }
 
 // NewIMAPServer starts an IMAP server with IDLE; it is closed by t.Cleanup.
@@ -64,6 +69,7 @@ func NewIMAPServerOpts(t testing.TB, o IMAPOptions) *IMAPServer {
 		Password: randomHex(8),
 		opts:     o,
 	}
+	s.password = s.Password
 	s.user = imapmemserver.NewUser(s.Username, s.Password)
 	if err := s.user.Create("INBOX", nil); err != nil {
 		t.Fatalf("mailtest: create INBOX: %v", err)
@@ -97,6 +103,13 @@ func (s *IMAPServer) serve(ln net.Listener) {
 	})
 	if s.opts.NoIDLE {
 		ln = noIdleListener{ln}
+	}
+	if s.opts.TLS {
+		cfg, err := serverTLSConfig()
+		if err != nil {
+			panic("mailtest: TLS certificate: " + err.Error())
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
 	served := make(chan struct{})
 	s.mu.Lock()
@@ -148,13 +161,34 @@ func (s *IMAPServer) Append(t testing.TB, mailbox string, raw []byte) {
 	}
 }
 
+// SetPassword changes the password the server accepts from now on (a
+// password changed or an app password revoked); sessions already logged
+// in go on until the client reconnects (see Restart).
+func (s *IMAPServer) SetPassword(pw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.password = pw
+}
+
+func (s *IMAPServer) currentPassword() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.password
+}
+
 func (s *IMAPServer) appendRaw(mailbox string, raw []byte) error {
-	c, err := imapclient.DialInsecure(s.Addr, nil)
+	var c *imapclient.Client
+	var err error
+	if s.opts.TLS {
+		c, err = imapclient.DialTLS(s.Addr, &imapclient.Options{TLSConfig: ClientTLSConfig()})
+	} else {
+		c, err = imapclient.DialInsecure(s.Addr, nil)
+	}
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Login(s.Username, s.Password).Wait(); err != nil {
+	if err := c.Login(s.Username, s.currentPassword()).Wait(); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	if _, err := c.Status(mailbox, &imap.StatusOptions{NumMessages: true}).Wait(); err != nil {
@@ -199,7 +233,10 @@ func (s *imapSession) Close() error {
 }
 
 func (s *imapSession) Login(username, password string) error {
-	if err := s.srv.user.Login(username, password); err != nil {
+	if password != s.srv.currentPassword() {
+		return imapserver.ErrAuthFailed
+	}
+	if err := s.srv.user.Login(username, s.srv.Password); err != nil {
 		return err
 	}
 	s.UserSession = imapmemserver.NewUserSession(s.srv.user)

@@ -35,6 +35,9 @@ type SMTPOptions struct {
 	// (see ClientTLSConfig). Off by default, so clients with an
 	// opportunistic TLS policy stay in plaintext.
 	STARTTLS bool
+	// RequireAuth refuses MAIL FROM from a client that has not logged in
+	// (530), like a submission server.
+	RequireAuth bool
 }
 
 // SMTPServer is an in-process SMTP server (go-smtp) on 127.0.0.1 that
@@ -50,6 +53,10 @@ type SMTPServer struct {
 	faults       []smtpFault
 	transactions int
 	arrived      broadcast
+	password     string        // what AUTH accepts (SMTPPass until SetPassword)
+	requireAuth  bool          // see SMTPOptions.RequireAuth
+	stalls       int           // sessions to stall at DATA (see StallNext)
+	release      chan struct{} // closed by Close: stalled sessions end
 }
 
 type smtpFault struct {
@@ -70,7 +77,7 @@ func NewSMTPServer(t testing.TB) *SMTPServer {
 // NewSMTPServerOpts is NewSMTPServer with options.
 func NewSMTPServerOpts(t testing.TB, o SMTPOptions) *SMTPServer {
 	t.Helper()
-	s := &SMTPServer{}
+	s := &SMTPServer{password: SMTPPass, requireAuth: o.RequireAuth, release: make(chan struct{})}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &smtpSession{srv: s, conn: c}, nil
 	}))
@@ -110,7 +117,31 @@ func NewSMTPServerOpts(t testing.TB, o SMTPOptions) *SMTPServer {
 
 // Close stops listening and drops every connection. Idempotent.
 func (s *SMTPServer) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.release:
+	default:
+		close(s.release)
+	}
+	s.mu.Unlock()
 	s.srv.Close() // returns an error when already closed
+}
+
+// SetPassword changes the password AUTH accepts for SMTPUser (a password
+// changed or revoked on the server).
+func (s *SMTPServer) SetPassword(pw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.password = pw
+}
+
+// StallNext makes the next transaction hang after its message was sent,
+// before the reply to DATA, until the server is closed: a server that
+// stopped answering mid-session. The message is not recorded.
+func (s *SMTPServer) StallNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stalls++
 }
 
 // Messages returns the messages accepted so far, in order.
@@ -236,7 +267,10 @@ func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != SMTPUser || password != SMTPPass || (identity != "" && identity != username) {
+		s.srv.mu.Lock()
+		want := s.srv.password
+		s.srv.mu.Unlock()
+		if username != SMTPUser || password != want || (identity != "" && identity != username) {
 			return smtp.ErrAuthFailed
 		}
 		s.authed = username
@@ -246,6 +280,12 @@ func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	s.Reset()
+	s.srv.mu.Lock()
+	mustAuth := s.srv.requireAuth
+	s.srv.mu.Unlock()
+	if mustAuth && s.authed == "" {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
 	s.fault = s.srv.beginTransaction()
 	if s.fault != nil && s.fault.stage == "MAIL" {
 		return s.fault.err()
@@ -269,6 +309,17 @@ func (s *smtpSession) Data(r io.Reader) error {
 	}
 	if s.fault != nil && s.fault.stage == "DATA" {
 		return s.fault.err()
+	}
+	s.srv.mu.Lock()
+	stall := s.srv.stalls > 0
+	if stall {
+		s.srv.stalls--
+	}
+	release := s.srv.release
+	s.srv.mu.Unlock()
+	if stall {
+		<-release
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCodeNotSet, Message: "shutting down"}
 	}
 	s.srv.record(Received{From: s.from, To: append([]string(nil), s.to...), Data: data, Authed: s.authed})
 	if s.fault != nil && s.fault.drop {

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/slack-go/slack"
+
+	"github.com/inboxbot/inboxbot/bot"
+	"github.com/inboxbot/inboxbot/mailbridge"
+	"github.com/inboxbot/inboxbot/store"
+)
+
+// Main is the whole program, wired: the store, the Slack bot, the IMAP
+// watcher and the SMTP sender, and the HTTP server for health and metrics.
+// Tests build it the same way main does.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	// Knobs for tests; zero values are right for production.
+	TLSConfig      *tls.Config // certificate checks for IMAP and SMTP
+	IMAPTune       mailbridge.IMAPConfig
+	SMTPRetry      time.Duration
+	StillTrying    time.Duration // mailbridge.SMTPConfig.StillTryingAfter
+	SlackTune      bot.Config    // pacing and caching; its Inboxes and Metrics are ignored
+	PreflightRetry time.Duration // first wait before a start-up check that may pass is run again (default 1 s, doubling to 1 min)
+	QueueStuck     time.Duration // a due job older than this makes /readyz fail (default 10 minutes)
+
+	st       *store.Store
+	bot      *bot.Bot
+	watcher  *mailbridge.Watcher
+	sender   *mailbridge.Sender
+	registry *prometheus.Registry
+	http     *http.Server
+	httpAddr string
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	failed   chan error
+
+	mu      sync.Mutex
+	started map[string]bool // parts past their start-up checks
+}
+
+// NewMain returns an unstarted Main.
+func NewMain(cfg Config, log *slog.Logger) *Main {
+	return &Main{Config: cfg, Log: log, failed: make(chan error, 4), started: map[string]bool{}}
+}
+
+// StartupError is a start-up check that failed in a way only a change of
+// configuration (or of the account) can fix.
+type StartupError struct{ Checks []check }
+
+func (e *StartupError) Error() string {
+	var lines []string
+	for _, c := range e.Checks {
+		lines = append(lines, c.Fix+" ("+c.Name+": "+c.Detail+")")
+	}
+	return strings.Join(lines, "; ")
+}
+
+// check is the outcome of one check, whichever side made it (bot.Check and
+// mailbridge.Check convert to it).
+type check struct {
+	Name      string
+	OK        bool
+	Detail    string
+	Fix       string
+	Permanent bool
+}
+
+func fromBot(cs []bot.Check) []check {
+	out := make([]check, len(cs))
+	for i, c := range cs {
+		out[i] = check(c)
+	}
+	return out
+}
+
+func fromMail(cs ...mailbridge.Check) []check {
+	out := make([]check, len(cs))
+	for i, c := range cs {
+		out[i] = check(c)
+	}
+	return out
+}
+
+// slackAPI is the Slack client everything uses; with metrics, the client
+// counts calls and reports a revoked bot token.
+func (m *Main) slackAPI(metrics *bot.Metrics) *slack.Client {
+	c := m.Config
+	opts := []slack.Option{slack.OptionAPIURL(c.SlackAPIURL), slack.OptionAppLevelToken(c.SlackAppToken)}
+	if metrics != nil {
+		opts = append(opts, slack.OptionHTTPClient(metrics.HTTPClient(nil)))
+	}
+	return slack.New(c.SlackBotToken, opts...)
+}
+
+// inbox is the one inbox the environment configures.
+func (m *Main) inbox() bot.Inbox {
+	c := m.Config
+	return bot.Inbox{ID: strings.ToLower(c.InboxAddress), Address: c.InboxAddress, Name: c.InboxName, Channel: c.Channel}
+}
+
+func (m *Main) imapConfig(metrics *mailbridge.Metrics) mailbridge.IMAPConfig {
+	c := m.Config
+	cfg := m.IMAPTune
+	cfg.Inbox = m.inbox().ID
+	cfg.Addr, cfg.Username, cfg.Password = c.IMAPAddr, c.IMAPUsername, c.IMAPPassword
+	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = c.IMAPTLS, c.IMAPMailbox, m.TLSConfig, metrics
+	return cfg
+}
+
+func (m *Main) smtpConfig(metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
+	c := m.Config
+	return mailbridge.SMTPConfig{
+		Inbox: m.inbox().ID, Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
+		TLSConfig: m.TLSConfig, FromAddr: c.InboxAddress, FromName: c.InboxName, RetryBase: m.SMTPRetry,
+		StillTryingAfter: m.StillTrying, Metrics: metrics,
+	}
+}
+
+// Run opens the database, starts the HTTP server and every part, and
+// returns. Each part first runs the start-up checks that concern it: one
+// that only a change can fix stops start-up (Failed delivers a
+// *StartupError); one that may pass is logged and tried again with
+// backoff. Parts keep running (and reconnecting) until Close.
+func (m *Main) Run(ctx context.Context) error {
+	inbox := m.inbox()
+	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second,
+		Legacy: store.Legacy{Inbox: inbox.ID, Channel: inbox.Channel}})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
+		}
+		return err
+	}
+	m.st = st
+	ctx, m.cancel = context.WithCancel(ctx)
+
+	m.registry = prometheus.NewRegistry()
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&storeCollector{m: m})
+	botMetrics := bot.NewMetrics(m.registry)
+	mailMetrics := mailbridge.NewMetrics(m.registry)
+
+	c := m.Config
+	api := m.slackAPI(botMetrics)
+	botCfg := m.SlackTune
+	botCfg.Inboxes, botCfg.Metrics = []bot.Inbox{inbox}, botMetrics
+	m.bot = bot.New(botCfg, api, st, m.Log)
+	socket := bot.NewSocketMode(api, m.Log)
+	imapCfg := m.imapConfig(mailMetrics)
+	m.watcher = mailbridge.NewWatcher(imapCfg, st, m.Log)
+	smtpCfg := m.smtpConfig(mailMetrics)
+	m.sender = mailbridge.NewSender(smtpCfg, st, m.Log)
+
+	if c.HTTPAddr != "" {
+		if err := m.serveHTTP(c.HTTPAddr); err != nil {
+			m.cancel()
+			st.Close()
+			m.st = nil
+			return err
+		}
+	}
+
+	parts := []struct {
+		name  string
+		check func(context.Context) []check
+		run   func(context.Context) error
+	}{
+		{"slack", func(ctx context.Context) []check { return fromBot(bot.CheckSlack(ctx, api, c.Channel, false)) },
+			func(ctx context.Context) error { return m.bot.Run(ctx, socket) }},
+		{"imap", func(ctx context.Context) []check { return fromMail(mailbridge.CheckIMAP(ctx, imapCfg)...) }, m.watcher.Run},
+		{"smtp", func(ctx context.Context) []check {
+			cs := fromMail(mailbridge.CheckSMTP(ctx, smtpCfg))
+			if cs[0].OK {
+				m.sender.Verified()
+			}
+			return cs
+		}, m.sender.Run},
+	}
+	for _, p := range parts {
+		m.wg.Go(func() {
+			if err := m.preflight(ctx, p.name, p.check); err != nil {
+				if ctx.Err() == nil {
+					m.failed <- err
+				}
+				return
+			}
+			if err := p.run(ctx); err != nil {
+				m.failed <- fmt.Errorf("%s: %w", p.name, err)
+			}
+		})
+	}
+	m.Log.Info("inboxbot started; checking Slack, IMAP and SMTP", "config", c)
+	return nil
+}
+
+// preflight runs a part's start-up checks until they pass, logging each.
+func (m *Main) preflight(ctx context.Context, part string, run func(context.Context) []check) error {
+	wait := m.PreflightRetry
+	if wait <= 0 {
+		wait = time.Second
+	}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		results := run(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var permanent []check
+		passed := true
+		for _, c := range results {
+			switch {
+			case c.OK:
+				m.Log.Info("check passed", "check", c.Name, "detail", c.Detail)
+			case c.Permanent:
+				m.Log.Error("check failed; this needs a change", "check", c.Name, "err", c.Detail, "fix", c.Fix)
+				permanent = append(permanent, c)
+			default:
+				m.Log.Warn("check failed; retrying", "check", c.Name, "err", c.Detail, "hint", c.Fix, "in", wait)
+			}
+			passed = passed && c.OK
+		}
+		if len(permanent) > 0 {
+			return &StartupError{Checks: permanent}
+		}
+		if passed {
+			m.mu.Lock()
+			m.started[part] = true
+			all := len(m.started) == 3
+			m.mu.Unlock()
+			if all {
+				m.Log.Info("inboxbot ready: Slack, IMAP and SMTP checked")
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, time.Minute)
+	}
+}
+
+// Failed delivers the error of a part that stopped by itself (a revoked
+// Slack token, say), or a *StartupError; the program should then Close
+// and exit.
+func (m *Main) Failed() <-chan error { return m.failed }
+
+// HTTPAddr is the address the health and metrics server listens on ("" if off).
+func (m *Main) HTTPAddr() string { return m.httpAddr }
+
+// Close stops every part, waits for them, and closes the database.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.http.Shutdown(ctx)
+		cancel()
+		m.http = nil
+	}
+	if m.st == nil {
+		return nil
+	}
+	err := m.st.Close()
+	m.st = nil
+	return err
+}
+
+func (m *Main) serveHTTP(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s: %w", addr, err)
+	}
+	m.httpAddr = ln.Addr().String()
+	m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := m.http
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error("health and metrics server stopped", "err", err)
+		}
+	}()
+	m.Log.Info("serving /healthz, /readyz and /metrics", "addr", m.httpAddr)
+	return nil
+}

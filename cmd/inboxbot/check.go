@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/inboxbot/inboxbot/bot"
+	"github.com/inboxbot/inboxbot/mailbridge"
+)
+
+// checkCommand checks everything inboxbot needs without sending mail or
+// posting anything, printing one line per check; it exits 0 only if all
+// pass.
+func checkCommand(getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, ok := loadConfig(getenv, stderr)
+	if !ok {
+		return exitConfig
+	}
+	fmt.Fprintln(stdout, "✓ Configuration")
+	m := NewMain(cfg, slog.New(slog.DiscardHandler))
+	if m.runChecks(context.Background(), stdout) {
+		return exitOK
+	}
+	return exitFailed
+}
+
+// runChecks runs every check of `inboxbot check` and prints them.
+func (m *Main) runChecks(ctx context.Context, out io.Writer) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var all []check
+	all = append(all, fromBot(bot.CheckSlack(ctx, m.slackAPI(nil), m.Config.Channel, true))...)
+	all = append(all, fromMail(mailbridge.CheckIMAP(ctx, m.imapConfig(nil))...)...)
+	all = append(all, fromMail(mailbridge.CheckSMTP(ctx, m.smtpConfig(nil)))...)
+	ok := true
+	for _, c := range all {
+		if c.OK {
+			line := "✓ " + c.Name
+			if c.Detail != "" {
+				line += ": " + c.Detail
+			}
+			fmt.Fprintln(out, line)
+			continue
+		}
+		ok = false
+		fmt.Fprintf(out, "✗ %s: %s\n", c.Name, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(out, "    fix: %s\n", c.Fix)
+		}
+		if !c.Permanent {
+			fmt.Fprintln(out, "    (this may pass by itself: run check again later)")
+		}
+	}
+	return ok
+}

@@ -1,0 +1,110 @@
+package mailbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Check is the outcome of one check of a mail server (see CheckIMAP and
+// CheckSMTP): what was checked, what was found, and on failure what to
+// change and whether it can pass without a change.
+type Check struct {
+	Name      string
+	OK        bool
+	Detail    string
+	Fix       string // "VAR: what to do"
+	Permanent bool
+}
+
+func failedCheck(name string, err error) Check {
+	c := Check{Name: name, Detail: err.Error()}
+	var ce *ConnError
+	if errors.As(err, &ce) {
+		c.Permanent = ce.Permanent
+		c.Fix = ce.Fix
+		if ce.Var != "" {
+			c.Fix = ce.Var + ": " + ce.Fix
+		}
+	}
+	return c
+}
+
+// CheckIMAP connects to the IMAP server as configured, logs in, opens the
+// mailbox and looks for IDLE, changing nothing (mail is not even read). It
+// stops at the first step that fails; the checks run so far come back in
+// order.
+func CheckIMAP(ctx context.Context, cfg IMAPConfig) []Check {
+	w := NewWatcher(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg = w.cfg
+	var out []Check
+	name := fmt.Sprintf("IMAP connection to %s (IMAP_TLS=%s)", cfg.Addr, cfg.TLS)
+	c, err := w.dial(ctx, make(chan struct{}, 1))
+	if err != nil {
+		return append(out, failedCheck(name, err))
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	out = append(out, Check{Name: name, OK: true, Detail: tlsDetail(cfg.TLS)})
+
+	name = "IMAP login as " + cfg.Username
+	if err := w.timed(c, func() error { return c.Login(cfg.Username, cfg.Password).Wait() }); err != nil {
+		return append(out, failedCheck(name, imapError("login", &cfg, err)))
+	}
+	out = append(out, Check{Name: name, OK: true})
+
+	name = "IMAP mailbox " + cfg.Mailbox
+	var sel *imap.SelectData
+	err = w.timed(c, func() (err error) {
+		sel, err = c.Select(cfg.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+		return err
+	})
+	if err != nil {
+		return append(out, failedCheck(name, imapError("mailbox", &cfg, err)))
+	}
+	out = append(out, Check{Name: name, OK: true, Detail: fmt.Sprintf("%d messages", sel.NumMessages)})
+
+	idle := Check{Name: "IMAP IDLE", OK: true, Detail: "supported: new mail shows at once"}
+	if !c.Caps().Has(imap.CapIdle) {
+		idle.Detail = fmt.Sprintf("not supported: the mailbox is polled every %v instead", cfg.Poll)
+	}
+	out = append(out, idle)
+	_ = w.timed(c, func() error { return c.Logout().Wait() })
+	return out
+}
+
+func tlsDetail(mode string) string {
+	switch mode {
+	case TLSNone:
+		return "no TLS"
+	case TLSStartTLS:
+		return "STARTTLS, certificate verified"
+	}
+	return "TLS, certificate verified"
+}
+
+// CheckSMTP connects to the SMTP server as configured and logs in (when a
+// username is set), then quits: no mail is sent.
+func CheckSMTP(ctx context.Context, cfg SMTPConfig) Check {
+	s := NewSender(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	name := fmt.Sprintf("SMTP connection to %s (SMTP_TLS=%s)", s.cfg.Addr, s.cfg.TLS)
+	if s.cfg.Username != "" {
+		name += ", login as " + s.cfg.Username
+	}
+	client, done, err := s.dial(ctx)
+	if err != nil {
+		return failedCheck(name, err)
+	}
+	defer done()
+	_ = client.Close()
+	detail := tlsDetail(s.cfg.TLS)
+	if s.cfg.Username == "" {
+		detail += "; no login (SMTP_USERNAME empty)"
+	}
+	return Check{Name: name, OK: true, Detail: detail}
+}

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// QueueStats describes one queue for health checks and metrics.
+type QueueStats struct {
+	Depth int
+	// Oldest is when the oldest job was queued (zero when empty).
+	Oldest time.Time
+	// OldestDue is since when the longest-waiting due job has been due:
+	// queued, or last retried, whichever is later (zero when none is due).
+	// A job waiting out a retry delay is not due; a due job that stays
+	// unhandled means the queue is stuck.
+	OldestDue time.Time
+}
+
+// Stats reads both queues: "toslack" (mail → Slack) and "tomail" (the
+// outbox). Only the timestamps of each job are decoded.
+func (s *Store) Stats(now time.Time) (toSlack, toMail QueueStats, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if toSlack, err = queueStats(tx.Bucket(bToSlack), now); err != nil {
+			return err
+		}
+		toMail, err = queueStats(tx.Bucket(bToMail), now)
+		return err
+	})
+	return toSlack, toMail, err
+}
+
+// jobTimes is the part of a SlackJob or MailJob that Stats reads.
+type jobTimes struct {
+	Created     time.Time `json:"created"`
+	NextAttempt time.Time `json:"next_attempt"`
+}
+
+func queueStats(b *bolt.Bucket, now time.Time) (QueueStats, error) {
+	var q QueueStats
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var t jobTimes
+		if err := json.Unmarshal(v, &t); err != nil {
+			return q, err
+		}
+		q.Depth++
+		if q.Oldest.IsZero() || t.Created.Before(q.Oldest) {
+			q.Oldest = t.Created
+		}
+		if t.NextAttempt.After(now) {
+			continue
+		}
+		due := t.Created
+		if t.NextAttempt.After(due) {
+			due = t.NextAttempt
+		}
+		if q.OldestDue.IsZero() || due.Before(q.OldestDue) {
+			q.OldestDue = due
+		}
+	}
+	return q, nil
+}
+
+// ConvCounts counts the conversations per status.
+func (s *Store) ConvCounts() (map[Status]int, error) {
+	counts := map[Status]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bConvs).ForEach(func(_, v []byte) error {
+			var c struct {
+				Status Status `json:"status"`
+			}
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			counts[c.Status]++
+			return nil
+		})
+	})
+	return counts, err
+}
