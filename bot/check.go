@@ -72,11 +72,12 @@ func failedCheck(name string, err error, fix string) Check {
 
 // CheckSlack checks the installation without posting anything: the bot
 // token (auth.test) and its scopes, the app token, and the channel (it
-// exists, and the bot is a member). connect opens a real Socket Mode
-// connection and waits for Slack's hello; otherwise the app token is only
-// exchanged for a connection URL (apps.connections.open), which is enough to
+// exists, and the bot is a member), for each inbox channel. With
+// ConnectSocket a real Socket Mode connection is opened and Slack's hello
+// awaited; with OpenSocket the app token is only exchanged for a connection
+// URL (apps.connections.open), which is enough to
 // know Slack takes it. It stops after a failed bot token check.
-func CheckSlack(ctx context.Context, api *slack.Client, channel string, connect bool) []Check {
+func CheckSlack(ctx context.Context, api *slack.Client, channels []string, app AppTokenCheck) []Check {
 	var out []Check
 	name := "Slack bot token (auth.test)"
 	auth, err := api.AuthTestContext(ctx)
@@ -86,10 +87,23 @@ func CheckSlack(ctx context.Context, api *slack.Client, channel string, connect 
 	}
 	out = append(out, Check{Name: name, OK: true, Detail: fmt.Sprintf("workspace %s, bot @%s (%s)", auth.Team, auth.User, auth.UserID)})
 	out = append(out, checkScopes(auth))
-	out = append(out, checkAppToken(ctx, api, connect))
-	out = append(out, checkChannel(ctx, api, channel))
+	if app != NoAppToken {
+		out = append(out, checkAppToken(ctx, api, app == ConnectSocket))
+	}
+	for _, ch := range channels {
+		out = append(out, checkChannel(ctx, api, ch))
+	}
 	return out
 }
+
+// AppTokenCheck says how CheckSlack checks the app-level token.
+type AppTokenCheck int
+
+const (
+	OpenSocket    AppTokenCheck = iota // exchange it for a connection URL (apps.connections.open)
+	ConnectSocket                      // open a real Socket Mode connection and wait for hello
+	NoAppToken                         // HTTP mode: there is none
+)
 
 func checkScopes(auth *slack.AuthTestResponse) Check {
 	name := "Slack bot scopes"

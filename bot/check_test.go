@@ -86,10 +86,17 @@ func find(t *testing.T, cs []Check, prefix string) Check {
 	return Check{}
 }
 
+func appCheck(connect bool) AppTokenCheck {
+	if connect {
+		return ConnectSocket
+	}
+	return OpenSocket
+}
+
 func TestCheckSlackPasses(t *testing.T) {
 	for _, connect := range []bool{false, true} {
 		f, api := fakeSlack(t)
-		cs := CheckSlack(checkCtx(t), api, "CINBOX", connect)
+		cs := CheckSlack(checkCtx(t), api, []string{"CINBOX"}, appCheck(connect))
 		if len(cs) != 4 {
 			t.Fatalf("%d checks: %+v", len(cs), cs)
 		}
@@ -114,7 +121,7 @@ func TestCheckSlackFailures(t *testing.T) {
 	t.Run("bot token", func(t *testing.T) {
 		f, api := fakeSlack(t)
 		f.RejectBotToken("invalid_auth")
-		cs := CheckSlack(checkCtx(t), api, "CINBOX", false)
+		cs := CheckSlack(checkCtx(t), api, []string{"CINBOX"}, OpenSocket)
 		c := find(t, cs, "Slack bot token")
 		if len(cs) != 1 || c.OK || !c.Permanent || !strings.HasPrefix(c.Fix, "SLACK_BOT_TOKEN: ") {
 			t.Errorf("%+v", cs)
@@ -123,7 +130,7 @@ func TestCheckSlackFailures(t *testing.T) {
 	for _, connect := range []bool{false, true} {
 		f, api := fakeSlack(t)
 		f.RejectAppToken("invalid_auth")
-		c := find(t, CheckSlack(checkCtx(t), api, "CINBOX", connect), "Slack app token")
+		c := find(t, CheckSlack(checkCtx(t), api, []string{"CINBOX"}, appCheck(connect)), "Slack app token")
 		if c.OK || !c.Permanent || !strings.HasPrefix(c.Fix, "SLACK_APP_TOKEN: ") {
 			t.Errorf("connect=%v: %+v", connect, c)
 		}
@@ -131,21 +138,21 @@ func TestCheckSlackFailures(t *testing.T) {
 	t.Run("scopes", func(t *testing.T) {
 		f, api := fakeSlack(t)
 		f.SetScopes("chat:write", "channels:history")
-		c := find(t, CheckSlack(checkCtx(t), api, "CINBOX", false), "Slack bot scopes")
+		c := find(t, CheckSlack(checkCtx(t), api, []string{"CINBOX"}, OpenSocket), "Slack bot scopes")
 		if c.OK || !c.Permanent || !strings.Contains(c.Detail, "reactions:write") || strings.Contains(c.Detail, "chat:write") {
 			t.Errorf("%+v", c)
 		}
 	})
 	t.Run("channel not found", func(t *testing.T) {
 		_, api := fakeSlack(t)
-		c := find(t, CheckSlack(checkCtx(t), api, "CNOPE", false), "Slack channel")
+		c := find(t, CheckSlack(checkCtx(t), api, []string{"CNOPE"}, OpenSocket), "Slack channel")
 		if c.OK || !c.Permanent || !strings.HasPrefix(c.Fix, "INBOX_CHANNEL: ") || !strings.Contains(c.Detail, "channel_not_found") {
 			t.Errorf("%+v", c)
 		}
 	})
 	t.Run("not a member", func(t *testing.T) {
 		_, api := fakeSlack(t)
-		c := find(t, CheckSlack(checkCtx(t), api, "COTHER", false), "Slack channel")
+		c := find(t, CheckSlack(checkCtx(t), api, []string{"COTHER"}, OpenSocket), "Slack channel")
 		if c.OK || !c.Permanent || !strings.Contains(c.Fix, "/invite @inboxbot") {
 			t.Errorf("%+v", c)
 		}
@@ -153,7 +160,7 @@ func TestCheckSlackFailures(t *testing.T) {
 	t.Run("Slack down", func(t *testing.T) {
 		f, api := fakeSlack(t)
 		f.HTTPErrorNext("auth.test", 503)
-		c := find(t, CheckSlack(checkCtx(t), api, "CINBOX", false), "Slack bot token")
+		c := find(t, CheckSlack(checkCtx(t), api, []string{"CINBOX"}, OpenSocket), "Slack bot token")
 		if c.OK || c.Permanent {
 			t.Errorf("%+v, want a temporary failure", c)
 		}

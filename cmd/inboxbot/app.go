@@ -39,8 +39,7 @@ type Main struct {
 
 	st       *store.Store
 	bot      *bot.Bot
-	watcher  *mailbridge.Watcher
-	sender   *mailbridge.Sender
+	mail     []*mailSide // one per inbox, in configuration order
 	registry *prometheus.Registry
 	http     *http.Server
 	httpAddr string
@@ -50,6 +49,7 @@ type Main struct {
 
 	mu      sync.Mutex
 	started map[string]bool // parts past their start-up checks
+	parts   int             // how many parts there are
 }
 
 // NewMain returns an unstarted Main.
@@ -106,28 +106,65 @@ func (m *Main) slackAPI(metrics *bot.Metrics) *slack.Client {
 	return slack.New(c.SlackBotToken, opts...)
 }
 
-// inbox is the one inbox the environment configures.
-func (m *Main) inbox() bot.Inbox {
-	c := m.Config
-	return bot.Inbox{ID: strings.ToLower(c.InboxAddress), Address: c.InboxAddress, Name: c.InboxName, Channel: c.Channel}
+// mailSide is the mail side of one inbox: its watcher and its sender.
+type mailSide struct {
+	inbox   InboxConfig
+	imap    mailbridge.IMAPConfig
+	smtp    mailbridge.SMTPConfig
+	watcher *mailbridge.Watcher
+	sender  *mailbridge.Sender
 }
 
-func (m *Main) imapConfig(metrics *mailbridge.Metrics) mailbridge.IMAPConfig {
-	c := m.Config
+// partName names a part of one inbox in logs and health ("imap", or
+// "imap support@acme.com" when there are several inboxes).
+func (m *Main) partName(part string, in InboxConfig) string {
+	if len(m.Config.Inboxes) == 1 {
+		return part
+	}
+	return part + " " + in.Address
+}
+
+func (m *Main) botInboxes() []bot.Inbox {
+	var out []bot.Inbox
+	for _, in := range m.Config.Inboxes {
+		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel})
+	}
+	return out
+}
+
+func (m *Main) channels() []string {
+	var out []string
+	for _, in := range m.Config.Inboxes {
+		out = append(out, in.Channel)
+	}
+	return out
+}
+
+func (m *Main) imapConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridge.IMAPConfig {
 	cfg := m.IMAPTune
-	cfg.Inbox = m.inbox().ID
-	cfg.Addr, cfg.Username, cfg.Password = c.IMAPAddr, c.IMAPUsername, c.IMAPPassword
-	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = c.IMAPTLS, c.IMAPMailbox, m.TLSConfig, metrics
+	cfg.Inbox = in.ID()
+	cfg.Addr, cfg.Username, cfg.Password = in.IMAP.Addr, in.IMAP.Username, in.IMAP.Password
+	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = in.IMAP.TLS, in.Mailbox, m.TLSConfig, metrics
 	return cfg
 }
 
-func (m *Main) smtpConfig(metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
-	c := m.Config
+func (m *Main) smtpConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
 	return mailbridge.SMTPConfig{
-		Inbox: m.inbox().ID, Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword, TLS: c.SMTPTLS,
-		TLSConfig: m.TLSConfig, FromAddr: c.InboxAddress, FromName: c.InboxName, RetryBase: m.SMTPRetry,
+		Inbox: in.ID(), Addr: in.SMTP.Addr, Username: in.SMTP.Username, Password: in.SMTP.Password, TLS: in.SMTP.TLS,
+		TLSConfig: m.TLSConfig, FromAddr: in.Address, FromName: in.Name, RetryBase: m.SMTPRetry,
 		StillTryingAfter: m.StillTrying, Metrics: metrics,
 	}
+}
+
+// appTokenCheck is how the start-up checks look at the app token.
+func (m *Main) appTokenCheck(connect bool) bot.AppTokenCheck {
+	switch {
+	case m.Config.SlackMode == "http":
+		return bot.NoAppToken
+	case connect:
+		return bot.ConnectSocket
+	}
+	return bot.OpenSocket
 }
 
 // Run opens the database, starts the HTTP server and every part, and
@@ -136,9 +173,9 @@ func (m *Main) smtpConfig(metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
 // *StartupError); one that may pass is logged and tried again with
 // backoff. Parts keep running (and reconnecting) until Close.
 func (m *Main) Run(ctx context.Context) error {
-	inbox := m.inbox()
+	first := m.Config.Inboxes[0]
 	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second,
-		Legacy: store.Legacy{Inbox: inbox.ID, Channel: inbox.Channel}})
+		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
@@ -157,13 +194,16 @@ func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	api := m.slackAPI(botMetrics)
 	botCfg := m.SlackTune
-	botCfg.Inboxes, botCfg.Metrics = []bot.Inbox{inbox}, botMetrics
+	botCfg.Inboxes, botCfg.Metrics = m.botInboxes(), botMetrics
 	m.bot = bot.New(botCfg, api, st, m.Log)
 	socket := bot.NewSocketMode(api, m.Log)
-	imapCfg := m.imapConfig(mailMetrics)
-	m.watcher = mailbridge.NewWatcher(imapCfg, st, m.Log)
-	smtpCfg := m.smtpConfig(mailMetrics)
-	m.sender = mailbridge.NewSender(smtpCfg, st, m.Log)
+	m.mail = nil
+	for _, in := range c.Inboxes {
+		ms := &mailSide{inbox: in, imap: m.imapConfig(in, mailMetrics), smtp: m.smtpConfig(in, mailMetrics)}
+		ms.watcher = mailbridge.NewWatcher(ms.imap, st, m.Log)
+		ms.sender = mailbridge.NewSender(ms.smtp, st, m.Log)
+		m.mail = append(m.mail, ms)
+	}
 
 	if c.HTTPAddr != "" {
 		if err := m.serveHTTP(c.HTTPAddr); err != nil {
@@ -174,22 +214,30 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 
-	parts := []struct {
+	type part struct {
 		name  string
 		check func(context.Context) []check
 		run   func(context.Context) error
-	}{
-		{"slack", func(ctx context.Context) []check { return fromBot(bot.CheckSlack(ctx, api, c.Channel, false)) },
-			func(ctx context.Context) error { return m.bot.Run(ctx, socket) }},
-		{"imap", func(ctx context.Context) []check { return fromMail(mailbridge.CheckIMAP(ctx, imapCfg)...) }, m.watcher.Run},
-		{"smtp", func(ctx context.Context) []check {
-			cs := fromMail(mailbridge.CheckSMTP(ctx, smtpCfg))
-			if cs[0].OK {
-				m.sender.Verified()
-			}
-			return cs
-		}, m.sender.Run},
 	}
+	parts := []part{{"slack", func(ctx context.Context) []check {
+		return fromBot(bot.CheckSlack(ctx, api, m.channels(), m.appTokenCheck(false)))
+	}, func(ctx context.Context) error { return m.bot.Run(ctx, socket) }}}
+	// Each inbox's watcher and sender start, check and retry on their own:
+	// one inbox's broken server never holds up another.
+	for _, ms := range m.mail {
+		parts = append(parts,
+			part{m.partName("imap", ms.inbox), func(ctx context.Context) []check {
+				return fromMail(mailbridge.CheckIMAP(ctx, ms.imap)...)
+			}, ms.watcher.Run},
+			part{m.partName("smtp", ms.inbox), func(ctx context.Context) []check {
+				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp))
+				if cs[0].OK {
+					ms.sender.Verified()
+				}
+				return cs
+			}, ms.sender.Run})
+	}
+	m.parts = len(parts)
 	for _, p := range parts {
 		m.wg.Go(func() {
 			if err := m.preflight(ctx, p.name, p.check); err != nil {
@@ -240,7 +288,7 @@ func (m *Main) preflight(ctx context.Context, part string, run func(context.Cont
 		if passed {
 			m.mu.Lock()
 			m.started[part] = true
-			all := len(m.started) == 3
+			all := len(m.started) == m.parts
 			m.mu.Unlock()
 			if all {
 				m.Log.Info("inboxbot ready: Slack, IMAP and SMTP checked")

@@ -2,8 +2,12 @@ package main
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func validEnv() map[string]string {
@@ -23,13 +27,17 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		SlackBotToken: "xoxb-1", SlackAppToken: "xapp-1", SlackAPIURL: "https://slack.com/api/", Channel: "C0123ABC",
-		InboxAddress: "support@acme.test", InboxName: "Acme Support",
-		IMAPAddr: "imap.acme.test:993", IMAPUsername: "support", IMAPPassword: "secret", IMAPTLS: "implicit", IMAPMailbox: "INBOX",
-		SMTPAddr: "smtp.acme.test:587", SMTPTLS: "starttls", DBPath: "inboxbot.db",
-		LogFormat: "text", LogLevel: "info",
+		SlackBotToken: "xoxb-1", SlackAppToken: "xapp-1", SlackAPIURL: "https://slack.com/api/", SlackMode: "socket",
+		DBPath: "inboxbot.db", LogFormat: "text", LogLevel: "info",
+		Inboxes: []InboxConfig{{
+			Address: "support@acme.test", Name: "Acme Support", Channel: "C0123ABC",
+			IMAP:    Account{Addr: "imap.acme.test:993", Username: "support", Password: "secret", TLS: "implicit"},
+			Mailbox: "INBOX",
+			SMTP:    Account{Addr: "smtp.acme.test:587", TLS: "starttls"},
+			SendDelay: 10 * time.Second, AttachMax: 25_000_000,
+		}},
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config\n%+v\nwant\n%+v", c, want)
 	}
 }
@@ -52,9 +60,16 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"SMTP_ADDR", "", "SMTP_ADDR: is required"},
 		{"SMTP_TLS", "none", "SMTP_TLS: must be starttls or implicit when SMTP_USERNAME is set"},
 		{"SMTP_USERNAME", "bot", "SMTP_PASSWORD: is required when SMTP_USERNAME is set"},
+		{"SEND_DELAY", "soon", `SEND_DELAY: must be a duration like 10s`},
+		{"ATTACH_MAX", "big", `ATTACH_MAX: must be a size like 25MB`},
+		{"IMAP_AUTH", "token", `IMAP_AUTH: must be password or oauth`},
+		{"SLACK_MODE", "http", `SLACK_SIGNING_SECRET: is required when SLACK_MODE=http`},
 	} {
 		env := validEnv()
 		env[tc.key] = tc.value
+		if tc.key == "SLACK_MODE" {
+			env["HTTP_ADDR"] = ":8080"
+		}
 		if tc.key == "SMTP_TLS" && tc.value == "none" {
 			env["SMTP_USERNAME"], env["SMTP_PASSWORD"] = "bot", "pw"
 		}
@@ -70,5 +85,149 @@ func TestLoadConfigErrors(t *testing.T) {
 		if strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: error shows a secret: %q", tc.key, err)
 		}
+	}
+}
+
+func TestLoadConfigSingleInboxExtras(t *testing.T) {
+	env := validEnv()
+	env["SEND_DELAY"], env["SIGNATURE"], env["ATTACH_MAX"] = "0", `-- \n{agent}, Acme`, "5 MiB"
+	delete(env, "IMAP_PASSWORD")
+	env["IMAP_AUTH"], env["SMTP_AUTH"] = "oauth", "oauth"
+	env["OAUTH_PROVIDER"], env["OAUTH_CLIENT_ID"], env["OAUTH_REFRESH_TOKEN"] = "google", "cid", "rt"
+	env["SMTP_USERNAME"] = "support@acme.test"
+	c, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.Inboxes[0]
+	if in.SendDelay != 0 || in.Signature != "-- \n{agent}, Acme" || in.AttachMax != 5<<20 {
+		t.Errorf("extras: %+v", in)
+	}
+	want := &OAuth{Provider: "google", ClientID: "cid", RefreshToken: "rt"}
+	if !reflect.DeepEqual(in.IMAP.OAuth, want) || !reflect.DeepEqual(in.SMTP.OAuth, want) {
+		t.Errorf("oauth %+v %+v", in.IMAP.OAuth, in.SMTP.OAuth)
+	}
+}
+
+const twoInboxes = `# Two shared addresses, each in its own channel.
+slack:
+  bot_token: ${TEST_BOT_TOKEN}
+  app_token_file: %s
+db_path: /data/inboxbot.db
+http_addr: ":8080"
+inboxes:
+  - address: support@acme.test
+    name: Acme Support
+    channel: C0SUPPORT
+    send_delay: 30s
+    signature: "Best,\n{agent}"
+    imap:
+      addr: imap.acme.test:993
+      username: support@acme.test
+      password: ${TEST_IMAP_PASSWORD}
+    smtp:
+      addr: smtp.acme.test:587
+      username: support@acme.test
+      password: ${TEST_IMAP_PASSWORD}
+  - address: billing@acme.test
+    name: Acme Billing
+    channel: C0BILLING
+    attach_max: 10MB
+    imap:
+      addr: outlook.office365.com:993
+      username: billing@acme.test
+      mailbox: Invoices
+      oauth:
+        provider: microsoft
+        tenant: 0000-tenant
+        client_id: cid
+        client_secret: ${TEST_CLIENT_SECRET}
+        scopes: [https://outlook.office365.com/.default]
+    smtp:
+      addr: smtp.office365.com:587
+      username: billing@acme.test
+      oauth:
+        provider: microsoft
+        tenant: 0000-tenant
+        client_id: cid
+        client_secret: ${TEST_CLIENT_SECRET}
+`
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	appToken := writeFile(t, "app-token", "xapp-from-file\n")
+	path := writeFile(t, "inboxbot.yaml", strings.Replace(twoInboxes, "%s", appToken, 1))
+	env := map[string]string{"CONFIG_FILE": path, "TEST_BOT_TOKEN": "xoxb-env", "TEST_IMAP_PASSWORD": "pw",
+		"TEST_CLIENT_SECRET": "cs", "DB_PATH": "/elsewhere/inboxbot.db"}
+	c, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SlackBotToken != "xoxb-env" || c.SlackAppToken != "xapp-from-file" || c.DBPath != "/elsewhere/inboxbot.db" ||
+		c.HTTPAddr != ":8080" || c.SlackMode != "socket" || len(c.Inboxes) != 2 {
+		t.Fatalf("config %+v", c)
+	}
+	s, b := c.Inboxes[0], c.Inboxes[1]
+	if s.SendDelay != 30*time.Second || s.Signature != "Best,\n{agent}" || s.IMAP.Password != "pw" || s.Mailbox != "INBOX" || s.AttachMax != 25_000_000 {
+		t.Errorf("support inbox %+v", s)
+	}
+	wantOAuth := &OAuth{Provider: "microsoft", Tenant: "0000-tenant", ClientID: "cid", ClientSecret: "cs",
+		Scopes: []string{"https://outlook.office365.com/.default"}}
+	if b.Mailbox != "Invoices" || b.AttachMax != 10_000_000 || b.SendDelay != 10*time.Second || !reflect.DeepEqual(b.IMAP.OAuth, wantOAuth) ||
+		b.SMTP.OAuth == nil || b.SMTP.OAuth.ClientSecret != "cs" {
+		t.Errorf("billing inbox %+v %+v", b, b.IMAP.OAuth)
+	}
+}
+
+func TestLoadConfigFileErrors(t *testing.T) {
+	path := writeFile(t, "bad.yaml", `slack:
+  bot_token: xoxb-1
+  app_token: xapp-1
+  colour: blue
+inboxes:
+  - address: support@acme.test
+    name: Acme Support
+    channel: C0SUPPORT
+    imap: {addr: imap.acme.test, username: u, password: p, tsl: implicit}
+    smtp: {addr: smtp.acme.test:587}
+  - address: support@acme.test
+    channel: "#billing"
+    imap:
+      addr: imap.acme.test:993
+      username: u
+      password: ${NOT_SET}
+    smtp: {addr: smtp.acme.test:587}
+`)
+	_, err := LoadConfig(func(k string) string { return map[string]string{"CONFIG_FILE": path}[k] })
+	if err == nil {
+		t.Fatal("bad file accepted")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		"slack.colour: is not a setting (line 4 of " + path + ")",
+		"inboxes[0] (support@acme.test).imap.tsl: is not a setting (did you mean imap.tls?) (line 9 of " + path + ")",
+		"inboxes[0] (support@acme.test).imap.addr: must be host:port",
+		"inboxes[1] (support@acme.test).name: is required",
+		`inboxes[1] (support@acme.test).channel: must be a channel ID`,
+		"inboxes[1] (support@acme.test).imap.password: refers to the environment variable NOT_SET, which is not set (line 16 of " + path + ")",
+		"inboxes[1] (support@acme.test).address: is the same as support@acme.test's",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("errors lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Count(got, "imap.password") != 1 {
+		t.Errorf("the missing password is reported twice:\n%s", got)
+	}
+	if strings.Contains(got, "\n\n") {
+		t.Errorf("blank line in errors:\n%s", got)
 	}
 }

@@ -60,11 +60,14 @@ func newHarness(t testing.TB) *harness {
 	h.slack.AddUser(mallory, "mallory", "Mallory Outsider")
 	h.slack.AddChannel(inboxChannel, alice, bob, slackfake.BotUserID)
 	h.cfg = Config{
-		SlackBotToken: slackfake.BotToken, SlackAppToken: slackfake.AppToken, SlackAPIURL: h.slack.URL(),
-		Channel: inboxChannel, InboxAddress: "support@acme.test", InboxName: "Acme Support",
-		IMAPAddr: h.imap.Addr, IMAPUsername: h.imap.Username, IMAPPassword: h.imap.Password, IMAPTLS: "none", IMAPMailbox: "INBOX",
-		SMTPAddr: h.smtp.Addr, SMTPTLS: "none",
+		SlackBotToken: slackfake.BotToken, SlackAppToken: slackfake.AppToken, SlackAPIURL: h.slack.URL(), SlackMode: "socket",
 		DBPath: filepath.Join(t.TempDir(), "inboxbot.db"),
+		Inboxes: []InboxConfig{{
+			Address: "support@acme.test", Name: "Acme Support", Channel: inboxChannel,
+			IMAP:    Account{Addr: h.imap.Addr, Username: h.imap.Username, Password: h.imap.Password, TLS: "none"},
+			Mailbox: "INBOX",
+			SMTP:    Account{Addr: h.smtp.Addr, TLS: "none"},
+		}},
 	}
 	t.Cleanup(func() {
 		h.stop()
@@ -121,7 +124,10 @@ func (h *harness) stop() {
 }
 
 // inboxID is the store's key of the harness's inbox.
-func (h *harness) inboxID() string { return strings.ToLower(h.cfg.InboxAddress) }
+func (h *harness) inboxID() string { return h.cfg.Inboxes[0].ID() }
+
+// inbox is the harness's (first) inbox's configuration, to change before start.
+func (h *harness) inbox() *InboxConfig { return &h.cfg.Inboxes[0] }
 
 func (h *harness) restart() {
 	h.t.Helper()

@@ -43,6 +43,21 @@ type partState struct {
 	Fix       string
 }
 
+type namedState struct {
+	name string
+	s    partState
+}
+
+// partStates are the states of Slack and of each inbox's IMAP and SMTP.
+func (m *Main) partStates() []namedState {
+	out := []namedState{{"slack", partState(m.bot.State())}}
+	for _, ms := range m.mail {
+		out = append(out, namedState{m.partName("imap", ms.inbox), partState(ms.watcher.State())},
+			namedState{m.partName("smtp", ms.inbox), partState(ms.sender.State())})
+	}
+	return out
+}
+
 // readiness says whether inboxbot works end to end, with one line per
 // part: Slack connected, IMAP logged in and idling, SMTP last known good,
 // and no due job waiting longer than QueueStuck in either queue.
@@ -55,14 +70,7 @@ func (m *Main) readiness(now time.Time) (bool, []string) {
 		started[k] = v
 	}
 	m.mu.Unlock()
-	for _, p := range []struct {
-		name string
-		s    partState
-	}{
-		{"slack", partState(m.bot.State())},
-		{"imap", partState(m.watcher.State())},
-		{"smtp", partState(m.sender.State())},
-	} {
+	for _, p := range m.partStates() {
 		switch {
 		case !started[p.name]:
 			ready = false
@@ -140,12 +148,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descConvs, prometheus.GaugeValue, float64(counts[s]), string(s))
 		}
 	}
-	for name, up := range map[string]bool{"slack": m.bot.State().Up, "imap": m.watcher.State().Up, "smtp": m.sender.State().Up} {
+	for _, p := range m.partStates() {
 		v := 0.0
-		if up {
+		if p.s.Up {
 			v = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, v, name)
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, v, p.name)
 	}
 }
 

@@ -59,12 +59,13 @@ func (p *proc) waitReady(t *testing.T) {
 
 func (h *harness) env() []string {
 	c := h.cfg
+	in := c.Inboxes[0]
 	env := []string{
 		"INBOXBOT_RUN_MAIN=1", "PATH=" + os.Getenv("PATH"),
 		"SLACK_BOT_TOKEN=" + c.SlackBotToken, "SLACK_APP_TOKEN=" + c.SlackAppToken, "SLACK_API_URL=" + c.SlackAPIURL,
-		"INBOX_CHANNEL=" + c.Channel, "INBOX_ADDRESS=" + c.InboxAddress, "INBOX_NAME=" + c.InboxName,
-		"IMAP_ADDR=" + c.IMAPAddr, "IMAP_USERNAME=" + c.IMAPUsername, "IMAP_PASSWORD=" + c.IMAPPassword, "IMAP_TLS=none",
-		"SMTP_ADDR=" + c.SMTPAddr, "SMTP_TLS=none", "DB_PATH=" + c.DBPath,
+		"INBOX_CHANNEL=" + in.Channel, "INBOX_ADDRESS=" + in.Address, "INBOX_NAME=" + in.Name,
+		"IMAP_ADDR=" + in.IMAP.Addr, "IMAP_USERNAME=" + in.IMAP.Username, "IMAP_PASSWORD=" + in.IMAP.Password, "IMAP_TLS=none",
+		"SMTP_ADDR=" + in.SMTP.Addr, "SMTP_TLS=none", "DB_PATH=" + c.DBPath, "SEND_DELAY=0s",
 	}
 	return env
 }
@@ -130,7 +131,7 @@ func TestProcessConfigError(t *testing.T) {
 
 func TestProcessGracefulStopAndNoSecretsInLogs(t *testing.T) {
 	h := newHarness(t)
-	h.cfg.IMAPPassword = h.imap.Password
+	h.inbox().IMAP.Password = h.imap.Password
 	p := startProc(t, h.env())
 	p.waitReady(t)
 	h.deliver(customerMail{Subject: "Before stop", MessageID: "bs@example.com", Body: "x"}.raw())

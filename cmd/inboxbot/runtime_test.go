@@ -14,7 +14,7 @@ import (
 // again the reply goes out and the channel hears that too.
 func TestSMTPLoginRevokedAtRunTime(t *testing.T) {
 	h := newHarness(t)
-	h.cfg.SMTPUsername, h.cfg.SMTPPassword = mailtest.SMTPUser, mailtest.SMTPPass
+	h.inbox().SMTP.Username, h.inbox().SMTP.Password = mailtest.SMTPUser, mailtest.SMTPPass
 	h.tune = func(m *Main) { m.StillTrying = 200 * time.Millisecond }
 	h.start()
 	h.deliver(customerMail{Subject: "Late reply", MessageID: "late@example.com", Body: "x"}.raw())
@@ -31,7 +31,7 @@ func TestSMTPLoginRevokedAtRunTime(t *testing.T) {
 	if !strings.Contains(late.Text, "535") || !strings.Contains(late.Text, "keeps trying") {
 		t.Errorf("still-trying line %q", late.Text)
 	}
-	if s := h.m.sender.State(); s.Up || !s.Permanent {
+	if s := h.m.mail[0].sender.State(); s.Up || !s.Permanent {
 		t.Errorf("sender state %+v", s)
 	}
 
