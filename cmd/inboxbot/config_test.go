@@ -31,9 +31,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		DBPath: "inboxbot.db", LogFormat: "text", LogLevel: "info",
 		Inboxes: []InboxConfig{{
 			Address: "support@acme.test", Name: "Acme Support", Channel: "C0123ABC",
-			IMAP:    Account{Addr: "imap.acme.test:993", Username: "support", Password: "secret", TLS: "implicit"},
-			Mailbox: "INBOX",
-			SMTP:    Account{Addr: "smtp.acme.test:587", TLS: "starttls"},
+			IMAP:      Account{Addr: "imap.acme.test:993", Username: "support", Password: "secret", TLS: "implicit"},
+			Mailbox:   "INBOX",
+			SMTP:      Account{Addr: "smtp.acme.test:587", TLS: "starttls"},
 			SendDelay: 10 * time.Second, AttachMax: 25_000_000,
 		}},
 	}
