@@ -47,7 +47,8 @@ func (s *Store) Handled(channel, ts string) (ok bool, err error) {
 	return ok, err
 }
 
-// PruneEvents forgets Slack events handled before cutoff.
+// PruneEvents forgets Slack events handled before cutoff, and the loop
+// guard's counts of hours that are over.
 func (s *Store) PruneEvents(cutoff time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -60,7 +61,7 @@ func (s *Store) PruneEvents(cutoff time.Time) (int, error) {
 				n++
 			}
 		}
-		return nil
+		return pruneFlood(tx, s.now())
 	})
 	return n, err
 }

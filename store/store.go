@@ -34,6 +34,8 @@
 //	  <seq u64>         -> JSON MailJob
 //	events
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
+//	autoflood                      loop guard: automated mail per sender, see loopguard.go
+//	  <address>         -> JSON floodCount
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -66,6 +68,7 @@ var (
 	bParked    = []byte("parked")
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
+	bAutoFlood = []byte("autoflood")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
@@ -83,8 +86,10 @@ type Store struct {
 	db        *bolt.DB
 	now       func() time.Time
 	legacy    Legacy
+	own       map[string]bool // the installation's own addresses, lower case
 	slackKick chan struct{}
 	mailKick  chan struct{}
+	heldKick  chan struct{}
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -103,6 +108,10 @@ type Options struct {
 	Now func() time.Time
 	// Legacy is required to migrate a schema-1 file that holds data.
 	Legacy Legacy
+	// OwnAddresses are the installation's own addresses (every inbox's,
+	// the mail accounts'): never a recipient of a reply's Cc, never a
+	// participant. Each conversation's own inbox is always one.
+	OwnAddresses []string
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -127,7 +136,11 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
-	s := &Store{db: db, now: o.Now, legacy: o.Legacy, slackKick: make(chan struct{}, 1), mailKick: make(chan struct{}, 1)}
+	s := &Store{db: db, now: o.Now, legacy: o.Legacy, own: map[string]bool{},
+		slackKick: make(chan struct{}, 1), mailKick: make(chan struct{}, 1), heldKick: make(chan struct{}, 1)}
+	for _, a := range o.OwnAddresses {
+		s.own[addrKey(a)] = true
+	}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -153,6 +166,10 @@ func (s *Store) SlackKick() <-chan struct{} { return s.slackKick }
 
 // MailKick is signalled after a commit that queued mail to send.
 func (s *Store) MailKick() <-chan struct{} { return s.mailKick }
+
+// HeldKick is signalled after a commit that held a reply or changed when
+// a held one is due.
+func (s *Store) HeldKick() <-chan struct{} { return s.heldKick }
 
 func kick(c chan struct{}) {
 	select {
