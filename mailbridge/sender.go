@@ -120,6 +120,9 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 		if s.cfg.Inbox != "" && j.Inbox != s.cfg.Inbox {
 			continue // another inbox's sender sends it
 		}
+		if j.Held {
+			continue // the bot releases it at the end of its hold window
+		}
 		now := time.Now()
 		if j.NextAttempt.After(now) {
 			if next.IsZero() || j.NextAttempt.Before(next) {
@@ -328,6 +331,17 @@ func (s *Sender) compose(j store.MailJob) (*mail.Msg, error) {
 	}
 	m.FromMailAddress(from)
 	m.ToMailAddress(to)
+	var cc []*netmail.Address
+	for _, a := range j.Cc {
+		c, err := mailAddress(a.Name, a.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("cc %q: %w", a.Addr, err)
+		}
+		cc = append(cc, c)
+	}
+	if len(cc) > 0 {
+		m.CcMailAddress(cc...)
+	}
 	m.Subject(j.Subject)
 	m.SetMessageIDWithValue(j.MessageID)
 	m.SetDateWithValue(j.Created)

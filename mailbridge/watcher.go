@@ -603,7 +603,7 @@ func toInbound(m *Message) *store.InboundMail {
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		From: addr(m.From), To: addrs(m.To), Cc: addrs(m.Cc),
 		Subject: m.Subject, Date: m.Date, Text: m.Text, Truncated: m.Truncated, HTMLOnly: m.HTMLOnly,
-		Auto: m.Auto, Warnings: m.Warnings,
+		Auto: m.Auto, Warnings: m.Warnings, Report: m.Report,
 	}
 	if len(m.ReplyTo) > 0 {
 		r := addr(m.ReplyTo[0])

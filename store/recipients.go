@@ -192,7 +192,7 @@ func replyRef(c *Conversation, match func(r *ReplyRef) bool) *ReplyRef {
 }
 
 func bySeq(seq uint64) func(r *ReplyRef) bool { return func(r *ReplyRef) bool { return r.Seq == seq } }
-func byTS(ts string) func(r *ReplyRef) bool  { return func(r *ReplyRef) bool { return r.SlackTS == ts } }
+func byTS(ts string) func(r *ReplyRef) bool   { return func(r *ReplyRef) bool { return r.SlackTS == ts } }
 
 // setReplyState records a reply's fate in its conversation.
 func setReplyState(c *Conversation, seq uint64, state, why string, at time.Time) *ReplyRef {

@@ -23,10 +23,11 @@ const (
 
 // Received is a message accepted by SMTPServer.
 type Received struct {
-	From   string   // envelope sender (MAIL FROM)
-	To     []string // envelope recipients (RCPT TO), in order
-	Data   []byte   // raw message as received (dot-unstuffed, CRLF line ends)
-	Authed string   // AUTH identity (username), "" if the client did not authenticate
+	From   string    // envelope sender (MAIL FROM)
+	To     []string  // envelope recipients (RCPT TO), in order
+	Data   []byte    // raw message as received (dot-unstuffed, CRLF line ends)
+	Authed string    // AUTH identity (username), "" if the client did not authenticate
+	At     time.Time // when the server accepted it (after DATA)
 }
 
 // SMTPOptions configures NewSMTPServerOpts.
@@ -225,6 +226,7 @@ func (s *SMTPServer) beginTransaction() *smtpFault {
 }
 
 func (s *SMTPServer) record(m Received) {
+	m.At = time.Now()
 	s.mu.Lock()
 	s.msgs = append(s.msgs, m)
 	s.mu.Unlock()
@@ -239,6 +241,7 @@ func cloneReceived(in []Received) []Received {
 			To:     append([]string(nil), m.To...),
 			Data:   append([]byte(nil), m.Data...),
 			Authed: m.Authed,
+			At:     m.At,
 		}
 	}
 	return out
