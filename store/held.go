@@ -80,6 +80,9 @@ type Look struct {
 	Text       string // the mail's text (signature included)
 	Recipients Recipients
 	EditedTS   string // the message's edit, "" if never edited
+	// QuestionTTL is how long the author has to answer if asked
+	// (default QuestionTTL).
+	QuestionTTL time.Duration
 }
 
 // ReleaseReply releases held reply seq to the sender, with the text and
@@ -109,14 +112,18 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
 			s.address(j, j.Recipients, c)
 			if why := clashes(c, j); len(why) > 0 {
-				asked = &Question{Asked: now, Expires: now.Add(QuestionTTL), Why: why}
+				ttl := look.QuestionTTL
+				if ttl <= 0 {
+					ttl = QuestionTTL
+				}
+				asked = &Question{Asked: now, Expires: now.Add(ttl), Why: why}
 				j.Question = asked
 				return nil
 			}
 			j.Held = false
 			j.NextAttempt = time.Time{}
 			if r := setReplyState(c, seq, ReplyQueued, "", now); r != nil {
-				r.To = j.To.String()
+				r.To, r.EditedTS = j.To.String(), j.EditedTS
 			}
 			s.addParticipants(c, append([]Address{j.To}, j.Cc...)...)
 			return nil
@@ -366,6 +373,9 @@ func (s *Store) EditReply(e Edit) (string, error) {
 			}
 			return line(EventEdited, time.Time{}, "")
 		case ReplyQueued, ReplySent, ReplyBounced:
+			if !e.Deleted && !TSBefore(ref.EditedTS, e.EditedTS) {
+				return nil // the mail has this edit (a redelivery after the release)
+			}
 			if e.Deleted {
 				return line(EventDeletedLate, ref.At, ref.State)
 			}

@@ -275,3 +275,22 @@ func TestCollisionGuard(t *testing.T) {
 		t.Errorf("expiry line %+v", j)
 	}
 }
+
+// The bot released a reply with an edit it read from Slack; the event of
+// that same edit, redelivered after a restart, is no news.
+func TestEditAlreadyInReleasedMail(t *testing.T) {
+	cs := openClock(t, Options{})
+	record(t, cs.Store, 1, mail("e1@x", "Edit"))
+	posted(t, cs.Store, "100.1")
+	r := heldReply(cs, 1, "Ev1", "UA", "draft", 0)
+	job, _ := cs.EnqueueReply(r)
+	if _, q, err := cs.ReleaseReply(job.Seq, Look{Text: "final", EditedTS: "300.1"}); err != nil || q != nil {
+		t.Fatal(err, q)
+	}
+	if ev, err := cs.EditReply(Edit{EventID: "EvRedelivered", Conv: 1, SlackTS: r.SlackTS, EditedTS: "300.1", Text: "final"}); ev != "" || err != nil {
+		t.Errorf("the edit the mail has: %q %v", ev, err)
+	}
+	if ev, _ := cs.EditReply(Edit{EventID: "EvLater", Conv: 1, SlackTS: r.SlackTS, EditedTS: "300.2", Text: "later"}); ev != EventEditedLate {
+		t.Errorf("a later edit: %q", ev)
+	}
+}

@@ -111,17 +111,18 @@ const (
 
 // ReplyRef is what a conversation remembers of one of its replies.
 type ReplyRef struct {
-	Seq       uint64    `json:"seq"`               // outbox job
-	SlackTS   string    `json:"ts,omitempty"`      // the agent's message ("" for a forward)
-	AgentID   string    `json:"agent,omitempty"`   // its author
-	MessageID string    `json:"mid"`               // of the mail
-	InReplyTo string    `json:"irt,omitempty"`     // the customer mail it answers
-	State     string    `json:"state"`             // Reply*
-	At        time.Time `json:"at"`                // of the latest state change
-	To        string    `json:"to,omitempty"`      // for lines about its fate
-	Forward   bool      `json:"forward,omitempty"` // a forward, not a reply
-	Why       string    `json:"why,omitempty"`     // why it failed, bounced or was cancelled
-	Written   time.Time `json:"written,omitzero"`  // when its author wrote it (the Slack ts)
+	Seq       uint64    `json:"seq"`                 // outbox job
+	SlackTS   string    `json:"ts,omitempty"`        // the agent's message ("" for a forward)
+	AgentID   string    `json:"agent,omitempty"`     // its author
+	MessageID string    `json:"mid"`                 // of the mail
+	InReplyTo string    `json:"irt,omitempty"`       // the customer mail it answers
+	State     string    `json:"state"`               // Reply*
+	At        time.Time `json:"at"`                  // of the latest state change
+	To        string    `json:"to,omitempty"`        // for lines about its fate
+	Forward   bool      `json:"forward,omitempty"`   // a forward, not a reply
+	Why       string    `json:"why,omitempty"`       // why it failed, bounced or was cancelled
+	Written   time.Time `json:"written,omitzero"`    // when its author wrote it (the Slack ts)
+	EditedTS  string    `json:"edited_ts,omitempty"` // the Slack edit its mail has ("" the original)
 }
 
 // Change is one entry of a conversation's activity log.
