@@ -12,7 +12,8 @@ import (
 )
 
 const usage = "Usage: `/inbox status` · `/inbox list [open|mine|unassigned|waiting|hold|closed]` · " +
-	"`/inbox claim N` · `/inbox unclaim N` · `/inbox assign N @user` · `/inbox unassign N` · `/inbox close N` · `/inbox reopen N` · `/inbox hold N`"
+	"`/inbox claim N` · `/inbox unclaim N` · `/inbox assign N @user` · `/inbox unassign N` · `/inbox close N` · `/inbox reopen N` · `/inbox hold N` · " +
+	"`/inbox new ADDRESS SUBJECT` · `/inbox forward N ADDRESS [comment]` · `/inbox cc N add|remove ADDRESS` · `/inbox to N ADDRESS`"
 
 func usageOf(word string) string {
 	switch word {
@@ -20,6 +21,14 @@ func usageOf(word string) string {
 		return "Usage: `/inbox assign N @user`"
 	case "list":
 		return "Usage: `/inbox list [open|mine|unassigned|waiting|hold|closed]`"
+	case "new":
+		return "Usage: `/inbox new ADDRESS SUBJECT`"
+	case "forward":
+		return "Usage: `/inbox forward N ADDRESS [comment]`"
+	case "cc":
+		return "Usage: `/inbox cc N add ADDRESS` or `/inbox cc N remove ADDRESS`"
+	case "to":
+		return "Usage: `/inbox to N ADDRESS`"
 	}
 	return "Usage: `/inbox " + word + " N`"
 }
@@ -50,6 +59,12 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) (string, erro
 			return b.statusText(inboxes)
 		}
 		return b.listText(inboxes, user, filter)
+	}
+	switch word {
+	case "new":
+		return b.composeCommand(ctx, cmd, args)
+	case "forward", "cc", "to":
+		return b.mailCommand(ctx, cmd, word, args)
 	}
 	v := verbByCommand(word)
 	if v == nil {

@@ -127,7 +127,24 @@ func (m *Main) partName(part string, in InboxConfig) string {
 func (m *Main) botInboxes() []bot.Inbox {
 	var out []bot.Inbox
 	for _, in := range m.Config.Inboxes {
-		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel})
+		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel,
+			SendDelay: in.SendDelay, Signature: in.Signature})
+	}
+	return out
+}
+
+// ownAddresses are the installation's own mail addresses: every inbox's,
+// and the mail accounts' logins that are addresses. A reply never goes to
+// them (reply-all would otherwise mail the inbox itself).
+func (m *Main) ownAddresses() []string {
+	var out []string
+	for _, in := range m.Config.Inboxes {
+		out = append(out, in.Address)
+		for _, login := range []string{in.IMAP.Username, in.SMTP.Username} {
+			if strings.Contains(login, "@") {
+				out = append(out, login)
+			}
+		}
 	}
 	return out
 }
@@ -175,7 +192,7 @@ func (m *Main) appTokenCheck(connect bool) bot.AppTokenCheck {
 func (m *Main) Run(ctx context.Context) error {
 	first := m.Config.Inboxes[0]
 	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second,
-		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}})
+		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}, OwnAddresses: m.ownAddresses()})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
