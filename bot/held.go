@@ -306,7 +306,13 @@ func (b *Bot) replyButton(ctx context.Context, cb slack.InteractionCallback, a *
 		return
 	}
 	if cb.ResponseURL != "" {
-		_, _, err := b.api.PostMessageContext(ctx, "", slack.MsgOptionReplaceOriginal(cb.ResponseURL), slack.MsgOptionText(answer, false))
+		// Replace the private message clicked; a click on anything else
+		// (there is nothing else with these buttons) gets a private answer.
+		opt := slack.MsgOptionResponseURL(cb.ResponseURL, slack.ResponseTypeEphemeral)
+		if cb.Container.IsEphemeral {
+			opt = slack.MsgOptionReplaceOriginal(cb.ResponseURL)
+		}
+		_, _, err := b.api.PostMessageContext(ctx, "", opt, slack.MsgOptionText(answer, false))
 		if err == nil {
 			return
 		}

@@ -139,6 +139,8 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 	}
 	if asked == nil {
 		kick(s.mailKick)
+	} else {
+		kick(s.heldKick) // its expiry is a new time to wake at
 	}
 	return job, asked, nil
 }
