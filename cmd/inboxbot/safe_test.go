@@ -562,3 +562,59 @@ func TestAutoReplyFlood(t *testing.T) {
 		t.Errorf("%d roots for %d automated mails, want 3", got, n)
 	}
 }
+
+// An edit made while the bot is down reaches it after the restart, maybe
+// after the window ended and the reply was released with that very edit
+// (read from Slack): the mail has the edit, and the thread is not told it
+// came too late.
+func TestEditRedeliveredAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	h.inbox().SendDelay = time.Second
+	h.start()
+	root := h.conversation("Redelivered")
+	ts := h.reply(alice, root.TS, "draft")
+	h.stop()
+	env := h.slack.UserEdit(inboxChannel, ts, "final") // delivered at the next connection
+	h.start()
+	h.ack(env)
+	got := h.waitMails(1)
+	if b := body(t, got[0]); b != "final" {
+		t.Errorf("sent %q", b)
+	}
+	h.waitMark(ts, "email", "hourglass_flowing_sand")
+	h.flushed()
+	for _, m := range h.thread(root.TS) {
+		if strings.Contains(m.Text, "after it") {
+			t.Errorf("misleading line: %q", m.Text)
+		}
+	}
+}
+
+// A crash after the release and before the SMTP server took the mail: the
+// restarted bot sends it once, with the text it was released with (an
+// edit after the release is too late, and says so when its event comes).
+func TestCrashAfterRelease(t *testing.T) {
+	h := newHarness(t)
+	h.inbox().SendDelay = time.Second
+	h.start()
+	root := h.conversation("Released")
+	h.smtp.FailNext("RCPT", 451, "try later")
+	ts := h.reply(alice, root.TS, "as released")
+	h.poll("released and tried once", func() bool {
+		j, _ := h.m.st.MailJobs()
+		return len(j) == 1 && !j[0].Held && j[0].Attempts == 1
+	})
+	h.stop()
+	env := h.slack.UserEdit(inboxChannel, ts, "edited too late")
+	h.start()
+	h.ack(env)
+	got := h.waitMails(1)
+	if b := body(t, got[0]); b != "as released" {
+		t.Errorf("sent %q", b)
+	}
+	h.waitLine(root.TS, "edited after it")
+	h.outboxEmpty()
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Errorf("%d mails", n)
+	}
+}
