@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +54,10 @@ func (s *Store) ccOf(c *Conversation, to Address, drop []string, lists ...[]Addr
 		for _, a := range l {
 			k := addrKey(a.Addr)
 			if seen[k] || s.isOwn(c, k) {
+				continue
+			}
+			if _, err := netmail.ParseAddress(a.Addr); err != nil {
+				// A mangled header must not make every reply fail.
 				continue
 			}
 			seen[k] = true

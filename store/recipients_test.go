@@ -28,7 +28,7 @@ func TestReplyAllRecipients(t *testing.T) {
 	cs := openClock(t, Options{OwnAddresses: []string{"Billing@Acme.test", "bot@acme.test"}})
 	m := mail("r1@x", "Team question")
 	m.To = addrs("Support@acme.test", "partner@example.com")
-	m.Cc = addrs("dan@example.com", "billing@acme.test", "DAN@example.com", "carl@example.com", "bot@acme.test")
+	m.Cc = addrs("dan@example.com", "billing@acme.test", "DAN@example.com", "carl@example.com", "bot@acme.test", "undisclosed-recipients:;")
 	record(t, cs.Store, 1, m)
 	posted(t, cs.Store, "100.1")
 	c, _ := cs.Conv(1)
