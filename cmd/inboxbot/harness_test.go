@@ -100,9 +100,13 @@ func (h *harness) start() {
 	if err := h.slack.WaitConnected(ctx); err != nil {
 		h.t.Fatalf("socket mode never connected: %v", err)
 	}
-	h.poll("mailbox watched", func() bool {
-		_, ok, _ := m.st.Watermark(h.inboxID(), "INBOX")
-		return ok
+	h.poll("mailboxes watched", func() bool {
+		for _, in := range h.cfg.Inboxes {
+			if _, ok, _ := m.st.Watermark(in.ID(), in.Mailbox); !ok {
+				return false
+			}
+		}
+		return true
 	})
 }
 
