@@ -104,6 +104,9 @@ type Options struct {
 	Now func() time.Time
 	// Legacy is required to migrate a schema-1 file that holds data.
 	Legacy Legacy
+	// NoSync skips fsync on commit: for tests and benchmarks that fill a
+	// store, never for a real installation (a crash could lose commits).
+	NoSync bool
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -115,7 +118,7 @@ func Open(path string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, NoSync: o.NoSync})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
