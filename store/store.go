@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -87,9 +88,9 @@ type Store struct {
 	now       func() time.Time
 	legacy    Legacy
 	own       map[string]bool // the installation's own addresses, lower case
-	slackKick chan struct{}
-	mailKick  chan struct{}
-	heldKick  chan struct{}
+	slackKick *kicker
+	mailKick  *kicker
+	heldKick  *kicker
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -112,6 +113,9 @@ type Options struct {
 	// the mail accounts'): never a recipient of a reply's Cc, never a
 	// participant. Each conversation's own inbox is always one.
 	OwnAddresses []string
+	// NoSync skips fsync on commit: for tests and benchmarks that fill a
+	// store, never for a real installation (a crash could lose commits).
+	NoSync bool
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -123,7 +127,7 @@ func Open(path string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, NoSync: o.NoSync})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
@@ -137,7 +141,7 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
 	s := &Store{db: db, now: o.Now, legacy: o.Legacy, own: map[string]bool{},
-		slackKick: make(chan struct{}, 1), mailKick: make(chan struct{}, 1), heldKick: make(chan struct{}, 1)}
+		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}}
 	for _, a := range o.OwnAddresses {
 		s.own[addrKey(a)] = true
 	}
@@ -161,20 +165,41 @@ func (s *Store) Size() (int64, error) {
 	return n, err
 }
 
-// SlackKick is signalled after a commit that queued work for Slack.
-func (s *Store) SlackKick() <-chan struct{} { return s.slackKick }
+// SlackKick returns a channel signalled after each commit that queued work
+// for Slack. Each call subscribes anew: every subscriber is woken.
+func (s *Store) SlackKick() <-chan struct{} { return s.slackKick.subscribe() }
 
-// MailKick is signalled after a commit that queued mail to send.
-func (s *Store) MailKick() <-chan struct{} { return s.mailKick }
+// MailKick returns a channel signalled after each commit that queued mail
+// to send; each inbox's sender subscribes on its own.
+func (s *Store) MailKick() <-chan struct{} { return s.mailKick.subscribe() }
 
-// HeldKick is signalled after a commit that held a reply or changed when
-// a held one is due.
-func (s *Store) HeldKick() <-chan struct{} { return s.heldKick }
+// HeldKick returns a channel signalled after each commit that held a reply
+// or changed when a held one is due.
+func (s *Store) HeldKick() <-chan struct{} { return s.heldKick.subscribe() }
 
-func kick(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
+// kicker wakes every subscriber; a wake-up that finds one busy is kept
+// (one per subscriber), so none is missed.
+type kicker struct {
+	mu   sync.Mutex
+	subs []chan struct{}
+}
+
+func (k *kicker) subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	k.mu.Lock()
+	k.subs = append(k.subs, c)
+	k.mu.Unlock()
+	return c
+}
+
+func kick(k *kicker) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, c := range k.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 

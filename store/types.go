@@ -229,6 +229,9 @@ const (
 	JobBounced = "bounced"
 	// JobCompose posts the status card of a conversation an agent started.
 	JobCompose = "compose"
+	// JobPointer says in another inbox's channel that a mail it received
+	// is a conversation of the inbox that received it first.
+	JobPointer = "pointer"
 )
 
 // Events of JobCancelled and JobReplyLine.
@@ -240,7 +243,6 @@ const (
 	EventEdited      = "edited"       // an edit inside the window: the mail has the new text
 	EventEditedLate  = "edited_late"  // an edit after the window: the customer has the original
 	EventDeletedLate = "deleted_late" // a deletion after the window: the customer has it
-	EventAsked       = "asked"        // the reply waits for its author's answer (collision)
 	EventDelayed     = "delayed"      // a delivery-delayed report
 	EventInvalid     = "invalid"      // an edit with a recipient that is not an address: the mail is unchanged
 )
@@ -270,6 +272,9 @@ type SlackJob struct {
 
 	Change *Change `json:"change,omitempty"` // JobActivity
 	Notice *Notice `json:"notice,omitempty"` // JobNotice
+	// Inbox is the inbox whose channel the job posts in when that is not
+	// the conversation's (JobPointer).
+	Inbox string `json:"inbox,omitempty"`
 
 	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed/JobStillTrying: the agent's Slack message
 	To      string `json:"to,omitempty"`
