@@ -191,33 +191,36 @@ func (s *Store) QuestionShown(seq uint64) error {
 // about a collision, it is their answer "send anyway": what they were
 // shown no longer holds the reply back (something new would).
 func (s *Store) SendNow(seq uint64, by string) (*MailJob, error) {
-	var out *MailJob
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		j, err := heldJob(tx, seq)
-		if err != nil {
-			return err
-		}
-		if j.AgentID != by {
-			return ErrNotAuthor
-		}
+	j, err := s.byAuthor(seq, by, func(tx *bolt.Tx, j *MailJob) error {
 		now := s.now()
 		if j.Question != nil {
 			j.AckedUpTo = now
 			j.Question = nil
 		}
 		j.HoldUntil = now
-		out = j
 		return putJSON(tx.Bucket(bToMail), u64(seq), j)
 	})
 	if err == nil {
 		kick(s.heldKick)
 	}
-	return out, err
+	return j, err
 }
 
 // CancelReply cancels held reply seq for its author by (the Cancel
 // button): it is never sent.
 func (s *Store) CancelReply(seq uint64, by string) (*MailJob, error) {
+	j, err := s.byAuthor(seq, by, func(tx *bolt.Tx, j *MailJob) error {
+		return s.cancel(tx, j, EventCancelled, by)
+	})
+	if err == nil {
+		kick(s.slackKick)
+	}
+	return j, err
+}
+
+// byAuthor runs f on held reply seq in one transaction, for its author
+// only (ErrNotAuthor).
+func (s *Store) byAuthor(seq uint64, by string, f func(tx *bolt.Tx, j *MailJob) error) (*MailJob, error) {
 	var out *MailJob
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		j, err := heldJob(tx, seq)
@@ -228,12 +231,12 @@ func (s *Store) CancelReply(seq uint64, by string) (*MailJob, error) {
 			return ErrNotAuthor
 		}
 		out = j
-		return s.cancel(tx, j, EventCancelled, by)
+		return f(tx, j)
 	})
-	if err == nil {
-		kick(s.slackKick)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 // ExpireQuestion cancels held reply seq if its question is unanswered past
