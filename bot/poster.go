@@ -244,9 +244,10 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 
 // Marks on an agent's reply: its fate, visible on the reply itself.
 const (
-	markHeld   = "hourglass_flowing_sand"
-	markSent   = "email"
-	markFailed = "x"
+	markHeld      = "hourglass_flowing_sand"
+	markSent      = "email"
+	markFailed    = "x"
+	markCancelled = "no_entry_sign"
 )
 
 // mark puts a reply's fate on it: each step is idempotent, so a job
@@ -261,7 +262,7 @@ func (b *Bot) mark(ctx context.Context, channel string, j *store.SlackJob) error
 	case store.JobFailed:
 		off, on = markHeld, markFailed
 	case store.JobCancelled:
-		off = markHeld
+		off, on = markHeld, markCancelled
 	case store.JobBounced:
 		if j.Event == "" {
 			off, on = markSent, markFailed

@@ -184,7 +184,7 @@ func TestSendNowAndCancel(t *testing.T) {
 	}
 	h.click(alice, p2, "reply_cancel")
 	h.waitLine(root.TS, "<@UALICE> cancelled a reply before it was sent")
-	h.waitMark(ts2, "", "hourglass_flowing_sand")
+	h.waitMark(ts2, "no_entry_sign", "hourglass_flowing_sand")
 	h.outboxEmpty()
 	if e, _ := h.slack.Ephemeral(p2.TS); !strings.Contains(e.Text, "Cancelled") {
 		t.Errorf("preview after Cancel: %q", e.Text)
@@ -210,7 +210,7 @@ func TestEditsAndDeletions(t *testing.T) {
 	noted := h.reply(alice, root.TS, "Carl is a pain")
 	h.ack(h.slack.UserEdit(inboxChannel, noted, "note: Carl is a pain"))
 	h.waitLine(root.TS, "turned into a note before it was sent")
-	h.waitMark(noted, "", "hourglass_flowing_sand")
+	h.waitMark(noted, "no_entry_sign", "hourglass_flowing_sand")
 
 	deleted := h.reply(alice, root.TS, "wrong thread!")
 	h.waitMark(deleted, "hourglass_flowing_sand", "")
