@@ -56,8 +56,8 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 			return time.Time{}, ctx.Err()
 		}
 		if q := j.Question; q != nil {
-			if !q.Notified {
-				b.ask(ctx, j)
+			if !q.Notified && !b.ask(ctx, j) {
+				later(time.Now().Add(5 * time.Second))
 			}
 			if time.Now().Before(q.Expires) {
 				later(q.Expires)
@@ -243,17 +243,18 @@ func (b *Bot) preview(ctx context.Context, conv *store.Conversation, j *store.Ma
 		blocks = append(blocks, slack.NewContextBlock("", plain(cut("Signature:\n"+strings.ReplaceAll(in.Signature, "{agent}", j.AgentName), sectionMax))))
 	}
 	blocks = append(blocks, replyButtons(conv.Num, j.Seq, actSendNow, "Send now"))
-	b.tell(ctx, j.Channel, conv.RootTS, j.AgentID, head, blocks)
+	b.tell(ctx, j.Channel, conv.RootTS, j.AgentID, head, blocks) // the hourglass says it all the same
 }
 
 // ask shows a held reply's author what happened while it was held, with
-// Send anyway and Cancel, and records that they were shown it. A crash
-// before the record shows it again (twice is better than never: unanswered,
-// the reply is cancelled).
-func (b *Bot) ask(ctx context.Context, j *store.MailJob) {
+// Send anyway and Cancel, and records that they were shown it; it reports
+// whether they were. Until then the driver asks again, and a crash before
+// the record shows it again: twice is better than never (unanswered, the
+// reply is cancelled).
+func (b *Bot) ask(ctx context.Context, j *store.MailJob) bool {
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil || j.Question == nil {
-		return
+		return false
 	}
 	now := time.Now()
 	var why []string
@@ -274,15 +275,18 @@ func (b *Bot) ask(ctx context.Context, j *store.MailJob) {
 		slack.NewContextBlock("", plain(cut(recipientsLine(j.To, j.Cc), sectionMax))),
 		replyButtons(conv.Num, j.Seq, actSendAnyway, "Send anyway"),
 	}
-	b.tell(ctx, j.Channel, conv.RootTS, j.AgentID, text, blocks)
+	if err := b.tell(ctx, j.Channel, conv.RootTS, j.AgentID, text, blocks); err != nil {
+		return false
+	}
 	if err := b.st.QuestionShown(j.Seq); err != nil && !errors.Is(err, store.ErrNotHeld) {
 		b.log.Warn("recording a question as shown", "seq", j.Seq, "err", err)
 	}
+	return true
 }
 
 // tell shows user an ephemeral message in a thread (a direct message when
 // they are not in the channel).
-func (b *Bot) tell(ctx context.Context, channel, thread, user, text string, blocks []slack.Block) {
+func (b *Bot) tell(ctx context.Context, channel, thread, user, text string, blocks []slack.Block) error {
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
@@ -295,6 +299,7 @@ func (b *Bot) tell(ctx context.Context, channel, thread, user, text string, bloc
 	if err != nil {
 		b.log.Warn("private message to a reply's author failed", "user", user, "err", err)
 	}
+	return err
 }
 
 // replyButton handles Send now, Send anyway and Cancel. Only the reply's

@@ -315,11 +315,17 @@ func TestCollisionGuard(t *testing.T) {
 	h.start()
 	root := h.conversation("Collide")
 
-	// The customer writes again.
+	// The customer writes again. Slack fails the first attempt to ask
+	// Alice: she is asked all the same.
 	ts := h.reply(alice, root.TS, "Have you tried turning it off?")
+	h.privateFor(alice, "goes out at")
+	h.slack.FailNext("chat.postEphemeral", "internal_error")
 	h.deliver(customerMail{Subject: "Re: Collide", MessageID: "again@example.com", InReplyTo: "Collide@example.com", Body: "Never mind, fixed."}.raw())
 	h.waitThread(root.TS, func(m slackfake.Message) bool { return strings.Contains(text(m), "Never mind") })
 	q := h.privateFor(alice, "was NOT sent")
+	if !strings.Contains(h.logs.String(), "private message to a reply's author failed") {
+		t.Error("the failed first attempt to ask did not happen")
+	}
 	if !strings.Contains(text(q), "carl@example.com wrote again") || !strings.Contains(text(q), "Send anyway") {
 		t.Errorf("question %s", text(q))
 	}
