@@ -174,6 +174,11 @@ type parkedEvent struct {
 	Reaction *reactionEvent            `json:"reaction,omitempty"`
 }
 
+// isChange reports whether the event is an edit or deletion of a message.
+func (ev *parkedEvent) isChange() bool {
+	return ev.Message != nil && (ev.Message.SubType == "message_changed" || ev.Message.SubType == "message_deleted")
+}
+
 // thread finds the conversation of thread ts in channel. A thread not (yet)
 // known may be the thread of a root whose post is unresolved (sent, but its
 // outcome not recorded): the event is then parked, to be looked at again
@@ -205,12 +210,26 @@ func (b *Bot) replayParked(ctx context.Context) error {
 		if err != nil || len(ps) == 0 {
 			return err
 		}
-		for _, p := range ps {
-			seq = p.Seq
-			var ev parkedEvent
-			if err := json.Unmarshal(p.Event, &ev); err != nil {
+		seq = ps[len(ps)-1].Seq
+		evs := make([]parkedEvent, len(ps))
+		for i, p := range ps {
+			if err := json.Unmarshal(p.Event, &evs[i]); err != nil {
 				return fmt.Errorf("parked event %d: %w", p.Seq, err)
 			}
+		}
+		// Events were parked by handlers running side by side, in no
+		// particular order: a reply's edit may have been parked before
+		// the reply. Replies go first, so that their edits find them.
+		order := make([]int, 0, len(ps))
+		for _, change := range []bool{false, true} {
+			for i := range evs {
+				if evs[i].isChange() == change {
+					order = append(order, i)
+				}
+			}
+		}
+		for _, i := range order {
+			p, ev := ps[i], evs[i]
 			conv, err := b.st.ConvByThread(p.Channel, p.ThreadTS)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
