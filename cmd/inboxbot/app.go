@@ -162,15 +162,25 @@ func (m *Main) imapConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridg
 	cfg.Inbox = in.ID()
 	cfg.Addr, cfg.Username, cfg.Password = in.IMAP.Addr, in.IMAP.Username, in.IMAP.Password
 	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = in.IMAP.TLS, in.Mailbox, m.TLSConfig, metrics
+	cfg.OAuth = in.IMAP.OAuth.mailbridge()
 	return cfg
 }
 
 func (m *Main) smtpConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
 	return mailbridge.SMTPConfig{
 		Inbox: in.ID(), Addr: in.SMTP.Addr, Username: in.SMTP.Username, Password: in.SMTP.Password, TLS: in.SMTP.TLS,
-		TLSConfig: m.TLSConfig, FromAddr: in.Address, FromName: in.Name, RetryBase: m.SMTPRetry,
+		OAuth: in.SMTP.OAuth.mailbridge(), TLSConfig: m.TLSConfig, FromAddr: in.Address, FromName: in.Name, RetryBase: m.SMTPRetry,
 		StillTryingAfter: m.StillTrying, Metrics: metrics,
 	}
+}
+
+// mailbridge is the account's OAuth settings for mailbridge (nil: none).
+func (o *OAuth) mailbridge() *mailbridge.OAuth {
+	if o == nil {
+		return nil
+	}
+	return &mailbridge.OAuth{Provider: o.Provider, TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		RefreshToken: o.RefreshToken, Tenant: o.Tenant, Scopes: o.Scopes}
 }
 
 // appTokenCheck is how the start-up checks look at the app token.
@@ -247,8 +257,8 @@ func (m *Main) Run(ctx context.Context) error {
 				return fromMail(mailbridge.CheckIMAP(ctx, ms.imap)...)
 			}, ms.watcher.Run},
 			part{m.partName("smtp", ms.inbox), func(ctx context.Context) []check {
-				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp))
-				if cs[0].OK {
+				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp)...)
+				if cs[len(cs)-1].OK { // the checks stop at the first failure
 					ms.sender.Verified()
 				}
 				return cs
