@@ -52,22 +52,11 @@ func (b *Bot) mailCommand(ctx context.Context, cmd slack.SlashCommand, word stri
 	if len(args) < want || (word != "forward" && len(args) != want) {
 		return usageOf(word), nil
 	}
-	num, err := parseConvValue(args[1])
-	if err != nil {
-		return fmt.Sprintf("`%s` is not a conversation number. %s", escape(args[1]), usageOf(word)), nil
+	c, answer, err := b.commandConv(ctx, cmd.UserID, word, args[1])
+	if c == nil {
+		return answer, err
 	}
-	if mine, err := b.memberInboxes(ctx, cmd.UserID); err != nil || len(mine) == 0 {
-		return refusal(), err
-	}
-	c, err := b.st.Conv(num)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Sprintf("There is no conversation #%d (`/inbox list` shows them). %s", num, usageOf(word)), nil
-	} else if err != nil {
-		return "", err
-	}
-	if ok, err := b.mayWork(ctx, cmd.UserID, c); err != nil || !ok {
-		return refusal(b.channelOf(c)), err
-	}
+	num := c.Num
 	addrArg := args[2]
 	action := store.ActTo
 	if word == "cc" {
