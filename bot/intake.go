@@ -183,11 +183,18 @@ func (ev *parkedEvent) isChange() bool {
 // known may be the thread of a root whose post is unresolved (sent, but its
 // outcome not recorded): the event is then parked, to be looked at again
 // once that is known, and thread returns nil, nil, like for a thread that is
-// not a conversation.
+// not a conversation. An event about a thread with parked events is parked
+// behind them, so that an edit never overtakes the reply it changes.
 func (b *Bot) thread(channel, ts string, ev parkedEvent) (*store.Conversation, error) {
 	c, err := b.st.ConvByThread(channel, ts)
-	if !errors.Is(err, store.ErrNotFound) {
-		return c, err
+	if err == nil {
+		// A known thread, and nothing parked that this event could
+		// overtake: the common case, without a write.
+		if any, err := b.st.AnyParked(); err != nil || !any {
+			return c, err
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
 	data, err := json.Marshal(ev)
 	if err != nil {
@@ -195,7 +202,8 @@ func (b *Bot) thread(channel, ts string, ev parkedEvent) (*store.Conversation, e
 	}
 	c, parked, err := b.st.Park(channel, ts, data)
 	if parked {
-		b.log.Info("event about an unknown thread parked until unresolved root posts are resolved", "channel", channel, "thread", ts, "event", ev.EventID)
+		b.log.Info("event parked until its thread is known and the thread's earlier parked events are handled",
+			"channel", channel, "thread", ts, "event", ev.EventID)
 	}
 	return c, err
 }

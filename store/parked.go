@@ -15,18 +15,19 @@ import (
 // the channel's unresolved roots are resolved.
 
 // Park decides, in one transaction, what an event about thread ts of
-// channel is: the conversation of a known thread (nothing parked); or, when
-// the thread is unknown while a root post of that channel is unresolved,
-// parked (event is kept for the bot to look at again); or neither (conv nil,
-// parked false): not a thread of ours. Deciding in one transaction means no
-// root can be recorded between the two lookups.
+// channel is: the conversation of a known thread (nothing parked); or
+// parked (event is kept for the bot to look at again) when the thread is
+// unknown while a root post of that channel is unresolved, or when events
+// about the thread are parked already (a later event, such as the edit of
+// a parked reply, must not overtake them); or neither (conv nil, parked
+// false): not a thread of ours. Deciding in one transaction means no root
+// can be recorded, nor a parked event replayed, between the lookups.
 func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversation, parked bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if num := threadConv(tx, channel, ts); num != 0 {
+		if num := threadConv(tx, channel, ts); num != 0 && !parkedFor(tx, channel, ts) {
 			conv, err = getConv(tx, num)
 			return err
-		}
-		if unresolved(tx, channel) == 0 {
+		} else if num == 0 && unresolved(tx, channel) == 0 {
 			return nil
 		}
 		parked = true
@@ -37,6 +38,30 @@ func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversat
 		kick(s.slackKick)
 	}
 	return conv, parked, err
+}
+
+// parkedFor reports whether events about thread ts of channel are parked.
+func parkedFor(tx *bolt.Tx, channel, ts string) bool {
+	found := false
+	tx.Bucket(bParked).ForEach(func(_, v []byte) error {
+		var p Parked
+		if json.Unmarshal(v, &p) == nil && p.Channel == channel && p.ThreadTS == ts {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
+
+// AnyParked reports whether any event is parked: while none is, an event
+// about a known thread needs no look at the parked ones.
+func (s *Store) AnyParked() (any bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bParked).Cursor().First()
+		any = k != nil
+		return nil
+	})
+	return any, err
 }
 
 // ParkedAfter returns up to n parked events after seq, oldest first.

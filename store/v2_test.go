@@ -286,3 +286,30 @@ func TestSameMailToTwoInboxesOneConversation(t *testing.T) {
 		t.Errorf("reused Message-ID in the same inbox: %+v", r)
 	}
 }
+
+// An event about a known thread that has parked events is parked behind
+// them: an edit must not overtake the reply it changes.
+func TestParkBehindParkedEvents(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("pb@x", "Park behind"))
+	jobs, _ := s.SlackJobs()
+	s.BeginSlackPart(jobs[0].Seq, 0, "CIN", true)
+	if _, parked, _ := s.Park("CIN", "5.1", []byte(`"reply"`)); !parked {
+		t.Fatal("reply not parked")
+	}
+	s.SlackPartDone(jobs[0].Seq, 0, "CIN", "5.1")
+	if c, parked, _ := s.Park("CIN", "5.1", []byte(`"edit"`)); !parked || c != nil {
+		t.Fatalf("the edit overtook the parked reply: %+v %v", c, parked)
+	}
+	if any, _ := s.AnyParked(); !any {
+		t.Error("AnyParked is false")
+	}
+	ps, _ := s.ParkedAfter(0, 10)
+	for _, p := range ps {
+		s.Unpark(p.Seq)
+	}
+	if c, parked, _ := s.Park("CIN", "5.1", []byte(`"later"`)); parked || c == nil || c.Num != 1 {
+		t.Errorf("with nothing parked: %+v %v", c, parked)
+	}
+}
