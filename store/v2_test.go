@@ -210,10 +210,6 @@ func TestParkDecidesInOneTransaction(t *testing.T) {
 	if n, _ := s.UnresolvedRoots(""); n != 0 {
 		t.Errorf("root still unresolved: %d", n)
 	}
-	c, parked, _ := s.Park("CIN", "9.1", nil)
-	if parked || c == nil || c.Num != 1 {
-		t.Errorf("known thread: %+v %v", c, parked)
-	}
 	ps, _ := s.ParkedAfter(0, 10)
 	if len(ps) != 1 || string(ps[0].Event) != `{"x":1}` || ps[0].ThreadTS != "9.1" {
 		t.Fatalf("parked %+v", ps)
@@ -223,6 +219,10 @@ func TestParkDecidesInOneTransaction(t *testing.T) {
 	}
 	if err := s.Unpark(ps[0].Seq); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second unpark: %v", err)
+	}
+	c, parked, _ := s.Park("CIN", "9.1", nil)
+	if parked || c == nil || c.Num != 1 {
+		t.Errorf("known thread: %+v %v", c, parked)
 	}
 }
 
