@@ -15,7 +15,7 @@
 //	threads
 //	  <root ts>    -> u64   conversation number of a Slack thread
 //	msgids
-//	  <Message-ID> -> JSON msgRef (conversation, direction)  canonical IDs, see CanonMsgID
+//	  <Message-ID> -> JSON msgRef (conversation, direction)  canonical IDs, see message.CanonMsgID
 //	toslack                 queue mail → Slack, drained by bot
 //	  <seq u64>    -> JSON SlackJob
 //	tomail                  queue Slack → mail (the outbox), drained by mailbridge

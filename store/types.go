@@ -1,20 +1,21 @@
 package store
 
-import "time"
+import (
+	"time"
 
-// Address is a mailbox: display name and address.
-type Address struct {
-	Name string `json:"name,omitempty"`
-	Addr string `json:"addr"`
-}
+	"github.com/inboxbot/inboxbot/mailbridge/message"
+)
 
-// String renders "Name <addr>" or just the address.
-func (a Address) String() string {
-	if a.Name == "" {
-		return a.Addr
-	}
-	return a.Name + " <" + a.Addr + ">"
-}
+// The model of a parsed mail is the mail format package's; these aliases
+// keep the names the store's records and callers use (same JSON).
+type (
+	// Address is a mailbox: display name and address.
+	Address = message.Address
+	// Attachment describes an attachment of an inbound mail; its content is not kept.
+	Attachment = message.Attachment
+	// InboundMail is a received mail as the Slack side needs it.
+	InboundMail = message.Message
+)
 
 // Status is where a conversation stands.
 type Status string
@@ -60,35 +61,6 @@ type Change struct {
 	By     string    `json:"by,omitempty"` // Slack user ID; empty for the customer or the system
 	Action string    `json:"action"`       // claimed, assigned, unassigned, closed, reopened, hold
 	Target string    `json:"target,omitempty"`
-}
-
-// Attachment describes an attachment of an inbound mail; its content is not kept.
-type Attachment struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Size int64  `json:"size"`
-}
-
-// InboundMail is a received mail as the Slack side needs it.
-type InboundMail struct {
-	MessageID   string       `json:"message_id,omitempty"`
-	InReplyTo   []string     `json:"in_reply_to,omitempty"`
-	References  []string     `json:"references,omitempty"`
-	From        Address      `json:"from"`
-	ReplyTo     *Address     `json:"reply_to,omitempty"`
-	To          []Address    `json:"to,omitempty"`
-	Cc          []Address    `json:"cc,omitempty"`
-	Subject     string       `json:"subject"`
-	Date        time.Time    `json:"date,omitzero"`
-	Text        string       `json:"text"`
-	Truncated   bool         `json:"truncated,omitempty"`
-	HTMLOnly    bool         `json:"html_only,omitempty"`
-	Attachments []Attachment `json:"attachments,omitempty"`
-	Auto        bool         `json:"auto,omitempty"`
-	Warnings    []string     `json:"warnings,omitempty"`
-	// ParseError is set when the mail could not be parsed; Text then holds
-	// the beginning of the raw message so that nothing is lost from sight.
-	ParseError string `json:"parse_error,omitempty"`
 }
 
 // Slack job kinds.

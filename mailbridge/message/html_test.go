@@ -1,4 +1,4 @@
-package mailbridge
+package message
 
 import (
 	"strings"
@@ -74,22 +74,5 @@ func TestHTMLToTextHugeToken(t *testing.T) {
 	got, truncated, err := htmlToText(strings.NewReader(in), 0)
 	if err == nil || !truncated || got != "before" {
 		t.Errorf("got %q truncated=%v err=%v", got, truncated, err)
-	}
-}
-
-func BenchmarkHTMLToText(b *testing.B) {
-	var sb strings.Builder
-	sb.WriteString("<html><head><style>p{margin:0}</style></head><body>")
-	for sb.Len() < 20<<10 {
-		sb.WriteString(`<table><tr><td class="x"><p>Some <b>bold</b> text &amp; a <a href="https://example.com/track?id=1234">link</a>.</p></td></tr></table>`)
-	}
-	sb.WriteString("</body></html>")
-	in := sb.String()
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := htmlToText(strings.NewReader(in), MaxText+1); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

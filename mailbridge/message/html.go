@@ -1,4 +1,4 @@
-package mailbridge
+package message
 
 import (
 	"bufio"

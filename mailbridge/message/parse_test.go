@@ -1,19 +1,15 @@
-package mailbridge
+package message
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"mime/quotedprintable"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -58,7 +54,7 @@ func marshal(t testing.TB, m *Message) []byte {
 
 // TestParseGolden compares Parse's output for every testdata/NAME.eml with
 // testdata/NAME.golden.json. Regenerate with
-// go test ./mailbridge -run TestParseGolden -update
+// go test ./mailbridge/message -run TestParseGolden -update
 func TestParseGolden(t *testing.T) {
 	for _, path := range fixtures(t) {
 		name := strings.TrimSuffix(filepath.Base(path), ".eml")
@@ -197,15 +193,16 @@ func TestParseFixtureFacts(t *testing.T) {
 
 	at := m("attachment")
 	check("attachment", "Attachments", at.Attachments, []Attachment{
-		{Filename: "invoice-2024-03.pdf", ContentType: "application/pdf", Size: 2266},
-		{Filename: "lögo.png", ContentType: "image/png", Size: 69, Inline: true},
+		{Name: "invoice-2024-03.pdf", Type: "application/pdf", Size: 2266},
+		{Name: "lögo.png", Type: "image/png", Size: 69, Inline: true},
 	})
 	check("attachment", "Text", at.Text, "Please find the invoice for March attached.\n\nOur logo is inline below.")
 
 	r := m("reply")
 	check("reply", "InReplyTo", r.InReplyTo, []string{"thread-2@inboxbot.test"})
 	check("reply", "References", r.References, []string{"thread-0@inboxbot.test", "thread-1@mail.customer.example", "thread-2@inboxbot.test"})
-	check("reply", "ReplyTo", r.ReplyTo, []Address{{"Erin", "erin.work@customer.example"}, {"", "tickets@customer.example"}})
+	check("reply", "ReplyTo", r.ReplyTo, &Address{"Erin", "erin.work@customer.example"})
+	check("reply", "ReplyToAll", r.ReplyToAll, []Address{{"Erin", "erin.work@customer.example"}, {"", "tickets@customer.example"}})
 	check("reply", "Cc", r.Cc, []Address{{"Ops, Frank", "frank@customer.example"}, {"Grace Hopper", "grace@customer.example"}})
 	if !strings.Contains(r.Text, "> Could you try the export again?\n>\n> > Export fails") {
 		t.Errorf("reply: quoted history not kept:\n%s", r.Text)
@@ -216,7 +213,7 @@ func TestParseFixtureFacts(t *testing.T) {
 	b := m("bounce")
 	check("bounce", "Auto", b.Auto, true)
 	check("bounce", "From", b.From, Address{"Mail Delivery System", "MAILER-DAEMON@mx.example.net"})
-	check("bounce", "attachment types", []string{b.Attachments[0].ContentType, b.Attachments[1].ContentType}, []string{"message/delivery-status", "message/rfc822"})
+	check("bounce", "attachment types", []string{b.Attachments[0].Type, b.Attachments[1].Type}, []string{"message/delivery-status", "message/rfc822"})
 
 	br := m("broken")
 	check("broken", "From", br.From, Address{"Doe, John", "john@example.com"})
@@ -225,7 +222,7 @@ func TestParseFixtureFacts(t *testing.T) {
 	check("broken", "Subject", br.Subject, "=?x-unknown?Q?caf=E9?= broken mail")
 	check("broken", "To", br.To, []Address{{"", "support@inboxbot.test"}, {"=?x-klingon?Q?Worf?=", "worf@example.com"}})
 	check("broken", "Text", br.Text, "The closing boundary of this mail is missing.")
-	check("broken", "Attachments", br.Attachments, []Attachment{{Filename: "data.bin", ContentType: "application/octet-stream", Size: 10}})
+	check("broken", "Attachments", br.Attachments, []Attachment{{Name: "data.bin", Type: "application/octet-stream", Size: 10}})
 	if len(br.Warnings) == 0 {
 		t.Error("broken: no warnings")
 	}
@@ -237,7 +234,7 @@ func TestParseFixtureFacts(t *testing.T) {
 
 	n := m("nested-broken")
 	check("nested-broken", "Text", n.Text, "Plain body of a mail whose alternative part is never closed.")
-	check("nested-broken", "Attachments", n.Attachments, []Attachment{{Filename: "report.csv", ContentType: "text/csv", Size: 8}})
+	check("nested-broken", "Attachments", n.Attachments, []Attachment{{Name: "report.csv", Type: "text/csv", Size: 8}})
 
 	nb := m("no-boundary")
 	check("no-boundary", "Text", nb.Text, "This body claims to be multipart but has no boundary lines.\nIt should still be shown.")
@@ -326,12 +323,12 @@ func TestParseEdgeCases(t *testing.T) {
 			}},
 		{"digest default type", "Subject: d\r\nContent-Type: multipart/digest; boundary=b\r\n\r\n--b\r\n\r\nSubject: one\r\n\r\n1\r\n--b--\r\n",
 			func(m *Message) bool {
-				return m.Text == "" && len(m.Attachments) == 1 && m.Attachments[0].ContentType == "message/rfc822"
+				return m.Text == "" && len(m.Attachments) == 1 && m.Attachments[0].Type == "message/rfc822"
 			}},
 		{"text attachment", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nbody\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=notes.txt\r\n\r\nnotes\r\n--b\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n--b--\r\n",
 			func(m *Message) bool {
 				return m.Text == "body" && len(m.Attachments) == 2 && m.Attachments[0] == Attachment{"notes.txt", "text/plain", 5, true} &&
-					m.Attachments[1].ContentType == "text/calendar"
+					m.Attachments[1].Type == "text/calendar"
 			}},
 		{"mixed text parts joined", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nfirst\r\n--b\r\nContent-Type: image/png\r\nContent-Disposition: inline\r\n\r\nPNG\r\n--b\r\n\r\nsecond\r\n--b--\r\n",
 			func(m *Message) bool {
@@ -406,208 +403,4 @@ func TestParseAlternativeChoice(t *testing.T) {
 			t.Errorf("%s: Text=%q HTMLOnly=%v, want %q %v (warnings %q)", tc.name, m.Text, m.HTMLOnly, tc.want, tc.htmlOnly, m.Warnings)
 		}
 	}
-}
-
-func TestIsAutomated(t *testing.T) {
-	for _, tc := range []struct {
-		hdr  map[string]string
-		want bool
-	}{
-		{map[string]string{"From": "a@example.com"}, false},
-		{map[string]string{"Auto-Submitted": "no"}, false},
-		{map[string]string{"Auto-Submitted": "No (manual)"}, false},
-		{map[string]string{"Auto-Submitted": "auto-generated"}, true},
-		{map[string]string{"Return-Path": " <> "}, true},
-		{map[string]string{"Return-Path": "<a@example.com>"}, false},
-		{map[string]string{"From": "Mail Delivery Subsystem <Mailer-Daemon@example.com>"}, true},
-		{map[string]string{"From": "MAILER-DAEMON (Mail Delivery System)"}, true},
-		{map[string]string{"From": "postmaster@example.com"}, true},
-		{map[string]string{"From": "postmaster-team@example.com"}, false},
-		{map[string]string{"Content-Type": "multipart/report; report-type=delivery-status; boundary=x"}, true},
-		{map[string]string{"Content-Type": "multipart/mixed; boundary=x"}, false},
-		{map[string]string{"Precedence": "bulk"}, true},
-		{map[string]string{"Precedence": "List"}, true},
-		{map[string]string{"Precedence": "junk"}, true},
-		{map[string]string{"Precedence": "first-class"}, false},
-		{map[string]string{"X-Autoreply": "yes"}, true},
-		{map[string]string{"X-Autorespond": "Out of office"}, true},
-	} {
-		h := textproto.MIMEHeader{}
-		for k, v := range tc.hdr {
-			h.Set(k, v)
-		}
-		if got := IsAutomated(h); got != tc.want {
-			t.Errorf("IsAutomated(%v) = %v, want %v", tc.hdr, got, tc.want)
-		}
-	}
-}
-
-func TestLenientAddresses(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []Address
-	}{
-		{`Doe, John <john@example.com>`, []Address{{"Doe, John", "john@example.com"}}},
-		{`Doe, John <john@example.com>, Roe, Jane <jane@example.com>`, []Address{{"Doe, John", "john@example.com"}, {"Roe, Jane", "jane@example.com"}}},
-		{`"A" <a@example.com>, Broken Name b@example.com`, []Address{{"A", "a@example.com"}, {"", "Broken Name b@example.com"}}},
-		{`Team: a@example.com, b@example.com;`, []Address{{"", "a@example.com"}, {"", "b@example.com"}}},
-		{`J\xf6rg <joerg@example.de>`, []Address{{"Jörg", "joerg@example.de"}}},
-		{`=?utf-8?q?Doe,_Jane?= <jane@example.com>, x@example.com`, []Address{{"Doe, Jane", "jane@example.com"}, {"", "x@example.com"}}},
-		{`<unterminated@example.com`, []Address{{"", "unterminated@example.com"}}},
-	} {
-		in := strings.ReplaceAll(tc.in, `\xf6`, "\xf6")
-		got, _ := parseAddressList(in)
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("parseAddressList(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestLenientMsgIDs(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-	}{
-		{"<a@X.com> <b c@x.com> <d@y.COM>", []string{"a@x.com", "d@y.com"}},
-		{"a@X.com, b@y.com", []string{"a@x.com", "b@y.com"}},
-		{"<a@x.com> (comment) <b@x.com", []string{"a@x.com", "b@x.com"}},
-		{"Your message of Mon <a@x.com>", []string{"a@x.com"}},
-	} {
-		got, _ := lenientMsgIDs(tc.in)
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("lenientMsgIDs(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-// bigAttachmentMail streams a multipart/mixed mail with a base64 attachment of
-// size decoded bytes, generated on the fly.
-func bigAttachmentMail(size int) io.Reader {
-	head := "From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\nMessage-ID: <big@example.com>\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BIG\"\r\n\r\n" +
-		"--BIG\r\nContent-Type: text/plain\r\n\r\nSee attachment.\r\n" +
-		"--BIG\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"big.zip\"\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n"
-	tail := "\r\n--BIG--\r\n"
-	// 57 decoded bytes per 76-char line; 1024 lines per block.
-	raw := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 57*1024/4+1)[:57*1024]
-	var block bytes.Buffer
-	for i := 0; i < 1024; i++ {
-		block.WriteString(base64.StdEncoding.EncodeToString(raw[i*57 : (i+1)*57]))
-		block.WriteString("\r\n")
-	}
-	blocks := size / len(raw)
-	pr, pw := io.Pipe()
-	go func() {
-		pw.Write([]byte(head))
-		b := block.Bytes()
-		for i := 0; i < blocks; i++ {
-			if _, err := pw.Write(b); err != nil {
-				return
-			}
-		}
-		pw.Write([]byte(tail))
-		pw.Close()
-	}()
-	return pr
-}
-
-func TestParseBigAttachmentStreams(t *testing.T) {
-	const size = 20 << 20
-	want := int64(size / (57 * 1024) * (57 * 1024))
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m, err := Parse(bigAttachmentMail(size))
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Attachments) != 1 || m.Attachments[0].Size != want || m.Attachments[0].Filename != "big.zip" {
-		t.Fatalf("attachments = %+v, want one of %d bytes", m.Attachments, want)
-	}
-	if m.Text != "See attachment." || len(m.Warnings) != 0 {
-		t.Errorf("Text=%q Warnings=%q", m.Text, m.Warnings)
-	}
-	alloc := after.TotalAlloc - before.TotalAlloc
-	t.Logf("parsing a mail with a %.1f MiB attachment allocated %d KiB", float64(want)/(1<<20), alloc>>10)
-	if alloc > 4<<20 {
-		t.Errorf("allocated %d bytes for a %d byte attachment; want < 4 MB", alloc, want)
-	}
-}
-
-// typicalMail builds a ~20 KB multipart/alternative mail like a human-written
-// reply: quoted-printable text and HTML versions with some quoted history.
-func typicalMail() []byte {
-	var plain, htm strings.Builder
-	plain.WriteString("Hello,\r\n\r\nthanks for the quick answer. I tried it again this morning – same result.\r\n\r\n")
-	htm.WriteString("<html><head><style>.q{color:#555}</style></head><body><p>Hello,</p><p>thanks for the quick answer. I tried it again this morning – same result.</p>\r\n")
-	for i := 0; i < 40; i++ {
-		fmt.Fprintf(&plain, "> Line %d of the quoted conversation, with some words to make it realistic.\r\n", i)
-		fmt.Fprintf(&htm, "<div class=\"q\" style=\"margin:0 0 0 .8ex;border-left:1px #ccc solid\">Line %d of the quoted <b>conversation</b>, with some words to make it &quot;realistic&quot; and a <a href=\"https://example.com/l/%d\">link</a>.</div>\r\n", i, i)
-	}
-	for htm.Len() < 14<<10 {
-		htm.WriteString("<p>Padding paragraph of the HTML alternative, as mail clients produce it.</p>\r\n")
-	}
-	htm.WriteString("</body></html>\r\n")
-	qp := func(s string) string {
-		var b strings.Builder
-		w := quotedprintable.NewWriter(&b)
-		io.WriteString(w, s)
-		w.Close()
-		return b.String()
-	}
-	return []byte("Return-Path: <sender@example.com>\r\nReceived: from mx.example.com by mx.inboxbot.test; Tue, 5 Mar 2024 10:15:02 +0100\r\n" +
-		"Message-ID: <bench@example.com>\r\nIn-Reply-To: <prev@inboxbot.test>\r\nReferences: <a@inboxbot.test> <prev@inboxbot.test>\r\n" +
-		"Date: Tue, 5 Mar 2024 10:15:00 +0100\r\nFrom: Sender Name <sender@example.com>\r\nTo: Support <support@inboxbot.test>\r\n" +
-		"Cc: \"Other, Person\" <other@example.com>\r\nSubject: =?UTF-8?Q?Re:_Benchmark_=E2=80=93_typical_mail?=\r\nMIME-Version: 1.0\r\n" +
-		"Content-Type: multipart/alternative; boundary=\"000000000000bench\"\r\n\r\n" +
-		"--000000000000bench\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
-		qp(plain.String()) +
-		"\r\n--000000000000bench\r\nContent-Type: text/html; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
-		qp(htm.String()) +
-		"\r\n--000000000000bench--\r\n")
-}
-
-func BenchmarkParse20KB(b *testing.B) {
-	msg := typicalMail()
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		m, err := Parse(bytes.NewReader(msg))
-		if err != nil || m.Text == "" {
-			b.Fatal(err)
-		}
-	}
-}
-
-func FuzzParse(f *testing.F) {
-	for _, path := range fixtures(f) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Add(typicalMail())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := Parse(bytes.NewReader(b))
-		if err != nil {
-			if m != nil {
-				t.Fatal("message and error")
-			}
-			return
-		}
-		if len(m.Text) > MaxText {
-			t.Fatalf("Text is %d bytes", len(m.Text))
-		}
-		for _, s := range append([]string{m.Text, m.Subject, m.From.Name, m.From.Addr}, m.Warnings...) {
-			if !utf8.ValidString(s) {
-				t.Fatalf("invalid UTF-8: %q", s)
-			}
-		}
-		if strings.Contains(m.Text, "\r") {
-			t.Fatal("Text contains CR")
-		}
-	})
 }

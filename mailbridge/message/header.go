@@ -1,0 +1,289 @@
+package message
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// readHeader reads the top-level header block leniently: an mbox "From " first
+// line is skipped, lines that are not "Key: value" fields are dropped with a
+// warning (go-message would reject the whole message), and fields beyond
+// maxHeaderBytes are dropped. The sanitized block is then parsed by
+// go-message's textproto so that field semantics stay the library's.
+// br is left at the start of the body.
+func (p *parser) readHeader(br *bufio.Reader) (textproto.Header, int, error) {
+	var (
+		block    bytes.Buffer // sanitized fields, CRLF-terminated
+		field    []byte       // field being assembled (first line + continuations)
+		line     []byte       // line buffer, reused
+		nfields  int
+		dropped  int
+		example  string
+		overflow bool
+		readErr  error
+		first    = true
+	)
+	drop := func(l []byte) {
+		if dropped == 0 {
+			example = string(l)
+			if len(example) > 60 {
+				example = example[:60] + "..."
+			}
+		}
+		dropped++
+	}
+	flush := func() {
+		if field == nil {
+			return
+		}
+		if block.Len()+len(field)+2 > maxHeaderBytes {
+			overflow = true
+		} else {
+			block.Write(field)
+			block.WriteString("\r\n")
+			nfields++
+		}
+		field = nil
+	}
+	for {
+		var err error
+		line, err = readLine(br, line[:0])
+		if len(line) == 0 && err != nil {
+			if err != io.EOF {
+				readErr = err
+			}
+			break
+		}
+		switch {
+		case first && bytes.HasPrefix(line, []byte("From ")):
+			// mbox separator line
+		case len(line) == 0:
+			if nfields == 0 && field == nil && dropped == 0 {
+				break // leading blank lines
+			}
+			err = errEndOfHeader
+		case line[0] == ' ' || line[0] == '\t':
+			if field != nil {
+				field = append(field, '\r', '\n')
+				field = append(field, line...)
+			} else {
+				drop(line)
+			}
+		default:
+			flush()
+			if validFieldLine(line) {
+				field = append([]byte(nil), line...)
+			} else {
+				drop(line)
+			}
+		}
+		first = false
+		if err != nil {
+			if err != io.EOF && err != errEndOfHeader {
+				readErr = err
+			}
+			break
+		}
+	}
+	flush()
+	if dropped > 0 {
+		p.warnf("header: dropped %d malformed line(s), first: %q", dropped, example)
+	}
+	if overflow {
+		p.warnf("header: larger than %d bytes, fields beyond that dropped", maxHeaderBytes)
+	}
+	if nfields == 0 {
+		return textproto.Header{}, 0, readErr
+	}
+	block.WriteString("\r\n")
+	h, err := textproto.ReadHeader(bufio.NewReader(&block))
+	if err != nil {
+		// Cannot happen for a sanitized block, but keep what was parsed.
+		p.warnf("header: %v", err)
+	}
+	return h, nfields, readErr
+}
+
+var errEndOfHeader = errors.New("end of header")
+
+// readLine reads one line from br into buf without its line ending. Lines
+// longer than maxHeaderBytes are cut (the rest is discarded). It returns
+// io.EOF (possibly with a final unterminated line) at the end of input.
+func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if room := maxHeaderBytes - len(buf); room > 0 {
+			if len(chunk) > room {
+				chunk = chunk[:room]
+			}
+			buf = append(buf, chunk...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		buf = bytes.TrimSuffix(buf, []byte("\n"))
+		buf = bytes.TrimSuffix(buf, []byte("\r"))
+		return buf, err
+	}
+}
+
+// validFieldLine reports whether line starts a header field: a non-empty
+// name of printable ASCII characters followed by a colon (spaces before the
+// colon are tolerated, as go-message does).
+func validFieldLine(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return false
+	}
+	key := bytes.TrimRight(line[:i], " \t")
+	if len(key) == 0 {
+		return false
+	}
+	for _, c := range key {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// headers fills the header-derived fields of p.msg.
+func (p *parser) headers(h *mail.Header) {
+	m := p.msg
+
+	m.MessageID = p.messageID(h)
+	m.InReplyTo = p.msgIDList(h, "In-Reply-To")
+	m.References = p.msgIDList(h, "References")
+
+	from := p.addressList(h, "From")
+	if len(from) == 0 {
+		from = p.addressList(h, "Sender")
+	}
+	if len(from) > 0 {
+		m.From = from[0]
+	}
+	if rt := p.addressList(h, "Reply-To"); len(rt) > 0 {
+		m.ReplyTo = &rt[0]
+		if len(rt) > 1 {
+			m.ReplyToAll = rt
+		}
+	}
+	m.To = p.addressList(h, "To")
+	m.Cc = p.addressList(h, "Cc")
+
+	if raw := h.Get("Subject"); raw != "" {
+		s, err := h.Subject()
+		if err != nil {
+			if gomessage.IsUnknownCharset(err) {
+				p.warnf("Subject: encoded word in an unknown charset, kept undecoded")
+			} else {
+				p.warnf("Subject: %v; kept undecoded", err)
+			}
+			s = raw
+		}
+		m.Subject = collapseSpace(validUTF8(s))
+	}
+
+	if raw := h.Get("Date"); raw != "" {
+		t, ok := parseDate(raw)
+		if !ok {
+			p.warnf("Date: cannot parse %q", clip(raw, 80))
+		}
+		m.Date = t
+	}
+
+	m.Auto = IsAutomated(h)
+}
+
+// contentType returns the lower-case media type and parameters of h,
+// repairing h's Content-Type when go-message cannot parse it (go-message then
+// ignores all parameters, including charset and boundary).
+func (p *parser) contentType(h *gomessage.Header, parent string) (string, map[string]string) {
+	raw := h.Get("Content-Type")
+	if raw == "" && parent == "multipart/digest" {
+		return "message/rfc822", map[string]string{} // RFC 2046 5.1.5 default
+	}
+	mt, params, err := h.ContentType()
+	if err == nil {
+		if params == nil {
+			params = map[string]string{}
+		}
+		return strings.ToLower(mt), params
+	}
+	mt, params = lenientMediaType(raw)
+	p.warnf("Content-Type %q: %v; parsed leniently", clip(raw, 80), err)
+	if mt == "" || !strings.Contains(mt, "/") {
+		mt, params = "application/octet-stream", map[string]string{}
+	}
+	h.SetContentType(mt, params)
+	return mt, params
+}
+
+// lenientMediaType parses "type/subtype; k=v; k="v"" ignoring duplicate and
+// malformed parameters.
+func lenientMediaType(v string) (string, map[string]string) {
+	params := map[string]string{}
+	parts := strings.Split(v, ";")
+	mt := strings.ToLower(strings.TrimSpace(parts[0]))
+	for _, kv := range parts[1:] {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = unquote(val[1 : len(val)-1])
+		} else if f := strings.Fields(val); len(f) > 1 && (k == "charset" || k == "boundary") {
+			val = f[0] // "charset=utf-8 format=flowed": a missing ';'
+		}
+		if _, dup := params[k]; k != "" && !dup {
+			params[k] = val
+		}
+	}
+	return mt, params
+}
+
+func mediaType(v string) string {
+	mt, _, err := mime.ParseMediaType(v)
+	if err != nil && mt == "" {
+		mt, _ = lenientMediaType(v)
+	}
+	return strings.ToLower(mt)
+}
+
+func dispositionType(h *gomessage.Header) string {
+	raw := h.Get("Content-Disposition")
+	if raw == "" {
+		return ""
+	}
+	d, _, err := h.ContentDisposition()
+	if err != nil {
+		d, _ = lenientMediaType(raw)
+	}
+	return strings.ToLower(d)
+}
+
+// filename returns the decoded filename of a part (Content-Disposition
+// filename, else Content-Type name), "" if none.
+func filename(h *gomessage.Header) string {
+	ah := mail.AttachmentHeader{Header: *h}
+	name, err := ah.Filename()
+	if name == "" && err != nil {
+		_, dp := lenientMediaType(h.Get("Content-Disposition"))
+		_, cp := lenientMediaType(h.Get("Content-Type"))
+		if name = dp["filename"]; name == "" {
+			name = cp["name"]
+		}
+		name = cleanName(name)
+	}
+	return strings.TrimSpace(validUTF8(name))
+}

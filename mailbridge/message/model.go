@@ -1,0 +1,87 @@
+package message
+
+import (
+	"errors"
+	"time"
+)
+
+// Address is one mailbox from an address header. Name is decoded (RFC 2047)
+// UTF-8; Addr is the address as written, trimmed (case is not changed).
+type Address struct {
+	Name string `json:"name,omitempty"`
+	Addr string `json:"addr"`
+}
+
+// String renders "Name <addr>" or just the address.
+func (a Address) String() string {
+	if a.Name == "" {
+		return a.Addr
+	}
+	return a.Name + " <" + a.Addr + ">"
+}
+
+// Attachment describes a non-body MIME part. Its content is never kept: Size
+// is the number of decoded bytes that were read. Type is the lower-case
+// media type without parameters.
+//
+// The JSON form is stored by inboxbot's store: name, type and size keep the
+// shape they had before the other fields existed, and every later field is
+// omitted when empty so that old records decode unchanged.
+type Attachment struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+	// Inline is true for parts meant to be shown inside the message
+	// (Content-Disposition: inline, or a part of a multipart/related
+	// without a disposition), e.g. images referenced by the HTML.
+	Inline bool `json:"inline,omitempty"`
+}
+
+// Message is the parsed form of one inbound mail. Its JSON form is what
+// inboxbot's store keeps (as store.InboundMail): field names and shapes
+// must stay compatible with records already written.
+type Message struct {
+	MessageID  string   `json:"message_id,omitempty"`  // canonical (CanonMsgID), "" if absent
+	InReplyTo  []string `json:"in_reply_to,omitempty"` // canonical
+	References []string `json:"references,omitempty"`  // canonical, in header order (oldest first)
+	From       Address  `json:"from"`                  // first From mailbox (Sender if there is no From)
+	// ReplyTo is the first Reply-To mailbox, nil without Reply-To.
+	ReplyTo *Address `json:"reply_to,omitempty"`
+	// ReplyToAll lists every Reply-To mailbox when there are several.
+	ReplyToAll []Address `json:"reply_to_all,omitempty"`
+	To         []Address `json:"to,omitempty"`
+	Cc         []Address `json:"cc,omitempty"`
+	Subject    string    `json:"subject"`       // decoded, whitespace-collapsed, "" if absent
+	Date       time.Time `json:"date,omitzero"` // zero if absent/unparseable
+
+	// Text is the readable body: UTF-8, \n newlines, trailing whitespace
+	// trimmed; from the text/plain parts, else from the text/html parts
+	// converted to readable text. Text parts of a multipart/mixed are joined
+	// with a blank line; of a multipart/alternative only one is used.
+	Text      string `json:"text"`
+	Truncated bool   `json:"truncated,omitempty"` // Text was cut at MaxText bytes (on a UTF-8 boundary)
+	HTMLOnly  bool   `json:"html_only,omitempty"` // Text came from HTML (no text/plain part contributed to it)
+
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Auto        bool         `json:"auto,omitempty"`     // automated mail, see IsAutomated
+	Warnings    []string     `json:"warnings,omitempty"` // non-fatal problems, human-readable
+	// ParseError is set when the mail could not be parsed; Text then holds
+	// the beginning of the raw message so that nothing is lost from sight.
+	ParseError string `json:"parse_error,omitempty"`
+}
+
+// MaxText is the maximum length of Message.Text in bytes.
+const MaxText = 256 << 10
+
+// ErrNoHeader is returned by Parse when the input has no usable header field.
+var ErrNoHeader = errors.New("message: no header field found")
+
+const (
+	maxHeaderBytes = 1 << 20 // like go-message's default limit
+	maxDepth       = 16      // multipart nesting deeper than this is counted as an attachment
+	maxAttachments = 1000    // attachments listed; the rest are only counted in a warning
+	maxWarnings    = 50
+	textBudget     = 4 * MaxText // text held while choosing between parts
+	rawTextLimit   = 2 * MaxText // raw bytes of one text/plain part that are read
+	preambleLimit  = 64 << 10    // bytes kept to recover a multipart without parts
+)

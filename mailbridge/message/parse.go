@@ -1,0 +1,291 @@
+package message
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	gomessage "github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // registers non-UTF-8 charsets with go-message
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Parse reads one RFC 5322 message from r, streaming: attachment bodies are
+// counted (io.Copy to io.Discard) never held in memory, so a 20 MB attachment
+// costs no more than a small buffer. Parse reads r to its end.
+//
+// It returns an error only when nothing usable could be read (no header
+// field at all, ErrNoHeader, or a read error before any header field);
+// otherwise it returns the best message it could, with Warnings describing
+// what was wrong or skipped.
+func Parse(r io.Reader) (*Message, error) {
+	br := bufio.NewReaderSize(r, 16<<10)
+	p := &parser{msg: &Message{}, budget: textBudget}
+
+	th, nfields, err := p.readHeader(br)
+	if nfields == 0 {
+		if err != nil {
+			return nil, fmt.Errorf("message: reading header: %w", err)
+		}
+		return nil, ErrNoHeader
+	}
+	if err != nil {
+		p.warnf("reading header: %v", err)
+	}
+	h := mail.Header{Header: gomessage.Header{Header: th}}
+	p.headers(&h)
+
+	parts := p.entity(h.Header, br, 0, "", true)
+	p.setText(parts)
+
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		p.warnf("reading message: %v", err)
+	}
+	if p.unexpectedEOF && !p.eofReported {
+		p.warnf("message ended in the middle of a MIME part (truncated?)")
+	}
+	if p.droppedAttachments > 0 {
+		p.warnf("%d more attachments not listed", p.droppedAttachments)
+	}
+	return p.msg, nil
+}
+
+type parser struct {
+	msg    *Message
+	budget int // bytes of text that may still be held
+
+	unexpectedEOF      bool // a part ended at EOF instead of at its boundary
+	eofReported        bool
+	droppedAttachments int
+	suppressedWarnings bool
+}
+
+func (p *parser) warnf(format string, args ...any) {
+	w := strings.ToValidUTF8(fmt.Sprintf(format, args...), "\uFFFD")
+	for _, old := range p.msg.Warnings {
+		if old == w {
+			return
+		}
+	}
+	if len(p.msg.Warnings) >= maxWarnings {
+		if !p.suppressedWarnings {
+			p.suppressedWarnings = true
+			p.msg.Warnings = append(p.msg.Warnings, "further warnings suppressed")
+		}
+		return
+	}
+	p.msg.Warnings = append(p.msg.Warnings, w)
+}
+
+// textPart is a body text candidate produced by a part.
+type textPart struct {
+	text      string
+	html      bool
+	truncated bool
+}
+
+// entity handles one MIME entity with header h and raw (not yet transfer-
+// decoded) body. parent is the media type of the enclosing multipart ("" at
+// the top). If wantText is false, text parts are skipped (an alternative was
+// already chosen). It returns the body text the entity contributes.
+func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent string, wantText bool) []textPart {
+	mt, params := p.contentType(&h, parent)
+
+	if strings.HasPrefix(mt, "multipart/") {
+		boundary := params["boundary"]
+		switch {
+		case boundary == "":
+			p.warnf("%s without boundary: shown as text", mt)
+			mt = "text/plain"
+			h.Set("Content-Type", "text/plain")
+			h.Del("Content-Transfer-Encoding")
+		case depth >= maxDepth:
+			p.warnf("MIME nesting deeper than %d levels: inner parts counted as one attachment", maxDepth)
+			p.attachment(h, body, mt, params, parent)
+			return nil
+		default:
+			return p.multipart(mt, boundary, body, depth, wantText)
+		}
+	}
+
+	disp := dispositionType(&h)
+	// Same rule as go-message's mail.Reader for InlineHeader vs AttachmentHeader.
+	inline := disp == "inline" || (disp != "attachment" && strings.HasPrefix(mt, "text/"))
+	isText := mt == "text/plain" || mt == "text/html"
+	isBody := isText && inline && (depth == 0 || filename(&h) == "")
+	if isBody && (!wantText || p.budget <= 0) {
+		// Not needed: skip without decoding.
+		p.drain(body, mt)
+		if wantText {
+			return []textPart{{html: mt == "text/html", truncated: true}}
+		}
+		return nil
+	}
+
+	e, err := gomessage.New(h, body)
+	if err != nil {
+		if gomessage.IsUnknownCharset(err) {
+			p.warnf("%s part: unknown charset %q, shown undecoded", mt, params["charset"])
+		} else if gomessage.IsUnknownEncoding(err) {
+			p.warnf("%s part: unknown transfer encoding %q, shown undecoded", mt, h.Get("Content-Transfer-Encoding"))
+		} else {
+			p.warnf("%s part: %v", mt, err)
+		}
+	}
+	if !isBody {
+		p.attachment(h, e.Body, mt, params, parent)
+		return nil
+	}
+	var tp textPart
+	if mt == "text/html" {
+		tp = p.readHTML(e.Body, params)
+	} else {
+		tp = p.readPlain(e.Body, params)
+	}
+	p.budget -= len(tp.text)
+	return []textPart{tp}
+}
+
+func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantText bool) []textPart {
+	pre := &capture{limit: preambleLimit}
+	mr := textproto.NewMultipartReader(io.TeeReader(body, pre), boundary)
+	alternative := mt == "multipart/alternative"
+	var (
+		out  []textPart
+		alts [][]textPart
+		n    int
+	)
+	for {
+		tp, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if n == 0 {
+				p.warnf("%s: no part found (boundary %q never seen); raw body shown as text", mt, boundary)
+				if wantText {
+					text, truncated := cleanPlain(pre.buf, false, false)
+					out = append(out, textPart{text: text, truncated: truncated || pre.full})
+				}
+			} else if strings.HasSuffix(err.Error(), "EOF") {
+				p.warnf("%s: closing boundary missing; the %d part(s) read are kept", mt, n)
+				p.eofReported = true
+			} else {
+				p.warnf("%s: %v; the %d part(s) read are kept, the rest is skipped", mt, err, n)
+			}
+			break
+		}
+		if n == 0 {
+			pre.stop()
+		}
+		n++
+		childWant := wantText
+		if alternative && hasText(alts, true) {
+			childWant = false
+		}
+		parts := p.entity(gomessage.Header{Header: tp.Header}, tp, depth+1, mt, childWant)
+		if alternative {
+			alts = append(alts, parts)
+		} else {
+			out = append(out, parts...)
+		}
+	}
+	if alternative {
+		out = chooseAlternative(alts)
+	}
+	return out
+}
+
+// hasText reports whether any candidate has non-empty text (plain text only,
+// if plainOnly).
+func hasText(cands [][]textPart, plainOnly bool) bool {
+	for _, c := range cands {
+		if candidateHas(c, plainOnly) {
+			return true
+		}
+	}
+	return false
+}
+
+func candidateHas(c []textPart, plainOnly bool) bool {
+	for _, t := range c {
+		if (t.text != "" || t.truncated) && (!plainOnly || !t.html) {
+			return true
+		}
+	}
+	return false
+}
+
+// chooseAlternative picks the first alternative with plain text, else the
+// first with any text.
+func chooseAlternative(alts [][]textPart) []textPart {
+	for _, c := range alts {
+		if candidateHas(c, true) {
+			return c
+		}
+	}
+	for _, c := range alts {
+		if candidateHas(c, false) {
+			return c
+		}
+	}
+	return nil
+}
+
+// capture keeps the first limit bytes written to it until stopped.
+type capture struct {
+	buf     []byte
+	limit   int
+	full    bool
+	stopped bool
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if c.stopped {
+		return len(b), nil
+	}
+	if room := c.limit - len(c.buf); len(b) > room {
+		c.buf = append(c.buf, b[:room]...)
+		c.full = true
+	} else {
+		c.buf = append(c.buf, b...)
+	}
+	return len(b), nil
+}
+
+func (c *capture) stop() { c.stopped, c.buf = true, nil }
+
+func (p *parser) attachment(h gomessage.Header, body io.Reader, mt string, params map[string]string, parent string) {
+	disp := dispositionType(&h)
+	a := Attachment{
+		Name:   filename(&h),
+		Type:   mt,
+		Inline: disp == "inline" || (disp == "" && parent == "multipart/related"),
+	}
+	a.Size = p.drain(body, mt)
+	if len(p.msg.Attachments) >= maxAttachments {
+		p.droppedAttachments++
+		return
+	}
+	p.msg.Attachments = append(p.msg.Attachments, a)
+}
+
+// drain reads body to its end without keeping it and returns the byte count.
+func (p *parser) drain(body io.Reader, mt string) int64 {
+	n, err := io.Copy(io.Discard, body)
+	p.readErr(err, mt)
+	return n
+}
+
+func (p *parser) readErr(err error, mt string) {
+	switch {
+	case err == nil:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		p.unexpectedEOF = true
+	default:
+		p.warnf("%s part: %v (content read up to the error is used)", mt, err)
+	}
+}

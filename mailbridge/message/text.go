@@ -1,0 +1,233 @@
+package message
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+)
+
+func (p *parser) readPlain(r io.Reader, params map[string]string) textPart {
+	buf, more := p.readLimited(r, rawTextLimit, "text/plain")
+	flowed := strings.EqualFold(params["format"], "flowed")
+	delsp := strings.EqualFold(params["delsp"], "yes")
+	text, truncated := cleanPlain(buf, flowed, delsp)
+	return textPart{text: text, truncated: truncated || more}
+}
+
+// readLimited reads at most limit bytes of r, then drains the rest; more
+// reports whether the rest contained anything but whitespace.
+func (p *parser) readLimited(r io.Reader, limit int, mt string) (buf []byte, more bool) {
+	var b bytes.Buffer
+	_, err := io.Copy(&b, io.LimitReader(r, int64(limit)))
+	p.readErr(err, mt)
+	if b.Len() < limit {
+		return b.Bytes(), false
+	}
+	w := &nonSpaceWriter{}
+	_, err = io.Copy(w, r)
+	p.readErr(err, mt)
+	buf = b.Bytes()
+	if w.seen {
+		buf = trimPartialRune(buf)
+	}
+	return buf, w.seen
+}
+
+type nonSpaceWriter struct{ seen bool }
+
+func (w *nonSpaceWriter) Write(b []byte) (int, error) {
+	if !w.seen && len(bytes.TrimSpace(b)) > 0 {
+		w.seen = true
+	}
+	return len(b), nil
+}
+
+func (p *parser) readHTML(r io.Reader, params map[string]string) textPart {
+	if _, ok := params["charset"]; !ok {
+		r = sniffHTMLCharset(r)
+	}
+	text, truncated, err := htmlToText(r, MaxText+1)
+	if err != nil {
+		p.warnf("text/html part: %v (text converted up to the error is used)", err)
+	}
+	p.drain(r, "text/html")
+	return textPart{text: text, html: true, truncated: truncated}
+}
+
+// cleanPlain turns raw text/plain bytes into Message.Text form: valid UTF-8
+// (invalid bytes read as Windows-1252), \n newlines, format=flowed
+// paragraphs joined, trailing whitespace removed from each line, leading
+// blank lines and trailing whitespace trimmed, at most MaxText bytes.
+func cleanPlain(b []byte, flowed, delsp bool) (string, bool) {
+	s := validUTF8(string(b))
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	if flowed {
+		s = unflow(s, delsp)
+	}
+	return finishText(s)
+}
+
+// finishText strips trailing whitespace from each line, trims, and caps at
+// MaxText. s must use \n newlines.
+func finishText(s string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for len(s) > 0 {
+		line, rest, nl := strings.Cut(s, "\n")
+		b.WriteString(strings.TrimRight(line, " \t\f\v"))
+		if nl {
+			b.WriteByte('\n')
+		}
+		s = rest
+	}
+	out := strings.TrimRight(strings.TrimLeft(b.String(), "\n"), " \t\n\f\v")
+	if len(out) <= MaxText {
+		return out, false
+	}
+	return strings.TrimRight(cutUTF8(out, MaxText), " \t\n\f\v"), true
+}
+
+// unflow joins the soft line breaks of RFC 3676 format=flowed text. Quote
+// depth is preserved (re-emitted as ">" marks followed by a space); lines of
+// different quote depth are never joined.
+func unflow(s string, delsp bool) string {
+	lines := strings.Split(s, "\n")
+	var (
+		b       strings.Builder
+		para    strings.Builder
+		paraQ   = -1
+		pending bool // para holds a flowed (unfinished) paragraph
+	)
+	emit := func(q int, text string) {
+		if q > 0 {
+			b.WriteString(strings.Repeat(">", q))
+			if text != "" {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(text)
+		b.WriteByte('\n')
+	}
+	for _, l := range lines {
+		q := 0
+		for q < len(l) && l[q] == '>' {
+			q++
+		}
+		l = l[q:]
+		l = strings.TrimPrefix(l, " ") // space-stuffing
+		soft := strings.HasSuffix(l, " ") && l != "-- "
+		if pending && q != paraQ {
+			emit(paraQ, para.String())
+			para.Reset()
+			pending = false
+		}
+		if soft && delsp {
+			l = l[:len(l)-1]
+		}
+		para.WriteString(l)
+		paraQ = q
+		if soft {
+			pending = true
+			continue
+		}
+		emit(q, para.String())
+		para.Reset()
+		pending = false
+	}
+	if pending {
+		emit(paraQ, para.String())
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// setText assembles Message.Text from the chosen text parts.
+func (p *parser) setText(parts []textPart) {
+	var (
+		texts       []string
+		plain, html bool
+		truncated   bool
+	)
+	for _, t := range parts {
+		truncated = truncated || t.truncated
+		if t.text == "" {
+			continue
+		}
+		texts = append(texts, t.text)
+		if t.html {
+			html = true
+		} else {
+			plain = true
+		}
+	}
+	text := strings.Join(texts, "\n\n")
+	if len(text) > MaxText {
+		text = strings.TrimRight(cutUTF8(text, MaxText), " \t\n\f\v")
+		truncated = true
+	}
+	p.msg.Text = text
+	p.msg.Truncated = truncated
+	p.msg.HTMLOnly = html && !plain
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := 1; i <= utf8.UTFMax && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < utf8.RuneSelf {
+			return b
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
+}
+
+// validUTF8 returns s as valid UTF-8: valid sequences are kept, every other
+// byte is read as Windows-1252 (the usual charset of undeclared 8-bit text).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			r = charmap.Windows1252.DecodeByte(s[i])
+		}
+		b.WriteRune(r)
+		i += size
+	}
+	return b.String()
+}
+
+func collapseSpace(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return cutUTF8(s, n) + "..."
+}
