@@ -1,12 +1,9 @@
 package message
 
 import (
-	"fmt"
-	"io"
-	"mime"
+	netmail "net/mail"
 	"strings"
 
-	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 )
 
@@ -32,7 +29,7 @@ func parseAddressList(v string) (out []Address, lenient bool) {
 	if strings.TrimSpace(v) == "" {
 		return nil, false
 	}
-	if l, err := mail.ParseAddressList(v); err == nil {
+	if l, err := addressParser.ParseList(relabelWords(v)); err == nil {
 		for _, a := range l {
 			out = append(out, Address{Name: cleanName(a.Name), Addr: validUTF8(strings.TrimSpace(a.Address))})
 		}
@@ -57,6 +54,9 @@ func parseAddressList(v string) (out []Address, lenient bool) {
 	}
 	return out, true
 }
+
+// addressParser is net/mail's strict parser with this package's charsets.
+var addressParser = netmail.AddressParser{WordDecoder: &wordDecoder}
 
 // splitAddressList splits v at commas that are outside quoted strings,
 // angle brackets, comments and RFC 2047 encoded words.
@@ -133,7 +133,7 @@ func parseAddressLenient(s string) (Address, bool) {
 	if s == "" {
 		return Address{}, false
 	}
-	if a, err := mail.ParseAddress(s); err == nil {
+	if a, err := addressParser.Parse(relabelWords(s)); err == nil {
 		return Address{Name: cleanName(a.Name), Addr: validUTF8(strings.TrimSpace(a.Address))}, true
 	}
 	var name, addr string
@@ -193,20 +193,12 @@ func unquote(s string) string {
 	return b.String()
 }
 
-// wordDecoder decodes RFC 2047 encoded words with go-message's charsets.
-var wordDecoder = mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
-	if gomessage.CharsetReader == nil {
-		return nil, fmt.Errorf("unhandled charset %q", cs)
-	}
-	return gomessage.CharsetReader(strings.ToLower(cs), r)
-}}
-
 // cleanName decodes encoded words that net/mail leaves alone (inside quotes,
 // or after a lenient parse), falls back to the raw text for unknown charsets,
 // and returns valid, whitespace-collapsed UTF-8.
 func cleanName(s string) string {
 	if strings.Contains(s, "=?") {
-		if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		if d, err := decodeWords(s); err == nil {
 			s = d
 		}
 	}

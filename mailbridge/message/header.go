@@ -180,9 +180,9 @@ func (p *parser) headers(h *mail.Header) {
 	m.Cc = p.addressList(h, "Cc")
 
 	if raw := h.Get("Subject"); raw != "" {
-		s, err := h.Subject()
+		s, err := decodeWords(raw)
 		if err != nil {
-			if gomessage.IsUnknownCharset(err) {
+			if errors.Is(err, errUnknownCharset) {
 				p.warnf("Subject: encoded word in an unknown charset, kept undecoded")
 			} else {
 				p.warnf("Subject: %v; kept undecoded", err)

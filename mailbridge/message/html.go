@@ -1,7 +1,6 @@
 package message
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 	htmlcharset "golang.org/x/net/html/charset"
-	"golang.org/x/text/transform"
 )
 
 // maxHTMLToken bounds the tokenizer's buffer: one token (a tag with a huge
@@ -61,19 +59,17 @@ func htmlToText(r io.Reader, limit int) (text string, truncated bool, err error)
 	return text, true, nil
 }
 
-// sniffHTMLCharset applies the charset of a <meta> tag (or BOM) found in the
-// first 1024 bytes of an HTML part whose Content-Type has no charset.
-// Windows-1252 and UTF-8 need nothing: validUTF8 already reads bytes that are
-// not UTF-8 as Windows-1252, which is also x/net's guess when nothing is
-// declared.
-func sniffHTMLCharset(r io.Reader) io.Reader {
-	br := bufio.NewReaderSize(r, 1024)
-	peek, _ := br.Peek(1024)
-	enc, name, _ := htmlcharset.DetermineEncoding(peek, "text/html")
-	if enc == nil || name == "utf-8" || name == "windows-1252" {
-		return br
+// sniffHTMLCharset returns the charset of a <meta> tag (or BOM) found in
+// the first 1024 bytes of an HTML part whose Content-Type has no charset,
+// "" if there is none. Windows-1252 and UTF-8 give "": bytes that are not
+// UTF-8 are read as Windows-1252 anyway, which is also x/net's guess when
+// nothing is declared.
+func sniffHTMLCharset(b []byte) string {
+	_, name, _ := htmlcharset.DetermineEncoding(b[:min(len(b), 1024)], "text/html")
+	if name == "utf-8" || name == "windows-1252" {
+		return ""
 	}
-	return transform.NewReader(br, enc.NewDecoder())
+	return name
 }
 
 type htmlConv struct {

@@ -125,28 +125,37 @@ func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent st
 		return nil
 	}
 
-	e, err := gomessage.New(h, body)
-	if err != nil {
-		if gomessage.IsUnknownCharset(err) {
-			p.warnf("%s part: unknown charset %q, shown undecoded", mt, params["charset"])
-		} else if gomessage.IsUnknownEncoding(err) {
-			p.warnf("%s part: unknown transfer encoding %q, shown undecoded", mt, h.Get("Content-Transfer-Encoding"))
-		} else {
-			p.warnf("%s part: %v", mt, err)
-		}
-	}
+	decoded := p.transferDecoder(&h, body, mt)
 	if !isBody {
-		p.attachment(h, e.Body, mt, params, parent)
+		p.attachment(h, decoded, mt, params, parent)
 		return nil
 	}
 	var tp textPart
 	if mt == "text/html" {
-		tp = p.readHTML(e.Body, params)
+		tp = p.readHTML(decoded, params)
 	} else {
-		tp = p.readPlain(e.Body, params)
+		tp = p.readPlain(decoded, params)
 	}
 	p.budget -= len(tp.text)
 	return []textPart{tp}
+}
+
+// transferDecoder returns body with its Content-Transfer-Encoding undone
+// (not its charset: text is decoded with the repairs of chooseCharset,
+// attachments are kept as sent). An unknown encoding is passed through.
+func (p *parser) transferDecoder(h *gomessage.Header, body io.Reader, mt string) io.Reader {
+	cte := h.Get("Content-Transfer-Encoding")
+	if cte == "" {
+		return body
+	}
+	var th gomessage.Header
+	th.Set("Content-Transfer-Encoding", cte)
+	e, err := gomessage.New(th, body)
+	if err != nil {
+		p.warnf("%s part: unknown transfer encoding %q, shown undecoded", mt, cte)
+		return body
+	}
+	return e.Body
 }
 
 func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantText bool) []textPart {
@@ -167,7 +176,7 @@ func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantT
 			if n == 0 {
 				p.warnf("%s: no part found (boundary %q never seen); raw body shown as text", mt, boundary)
 				if wantText {
-					text, truncated := cleanPlain(pre.buf, false, false)
+					text, truncated := cleanPlain(validUTF8(string(pre.buf)), false, false)
 					out = append(out, textPart{text: text, truncated: truncated || pre.full})
 				}
 			} else if strings.HasSuffix(err.Error(), "EOF") {

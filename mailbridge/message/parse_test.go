@@ -239,6 +239,21 @@ func TestParseFixtureFacts(t *testing.T) {
 	nb := m("no-boundary")
 	check("no-boundary", "Text", nb.Text, "This body claims to be multipart but has no boundary lines.\nIt should still be shown.")
 
+	cl := m("charset-utf8-as-latin1")
+	check("charset-utf8-as-latin1", "Subject", cl.Subject, "Beschädigte Lieferung")
+	check("charset-utf8-as-latin1", "From", cl.From, Address{"Zoë Müller", "zoe@example.de"})
+	if !strings.Contains(cl.Text, "Grüße aus Köln – Zoë Müller") {
+		t.Errorf("charset-utf8-as-latin1: Text %q", cl.Text)
+	}
+	check("charset-utf8-as-iso2022jp", "Text", m("charset-utf8-as-iso2022jp").Text, "お問い合わせありがとうございます。\n請求書の金額について確認いたします。\n明日までにご連絡します。")
+	j8 := m("charset-8bit-as-iso2022jp")
+	check("charset-8bit-as-iso2022jp", "Subject", j8.Subject, "配送状況")
+	check("charset-8bit-as-iso2022jp", "Text", j8.Text, "先日の注文について、配送状況を教えてください。\n注文番号は１２３４５です。\nよろしくお願いいたします。")
+	check("charset-sjis-as-iso2022jp", "Text", m("charset-sjis-as-iso2022jp").Text, "見積書を添付します。\nご確認のほど、よろしくお願いいたします。")
+	u7 := m("charset-utf7")
+	check("charset-utf7", "Subject", u7.Subject, "Price €")
+	check("charset-utf7", "Text", u7.Text, "Hello, the price is 12 € + tax.\nPlease reply to Zoë – thanks!")
+
 	hm := m("html-meta-charset")
 	check("html-meta-charset", "Text", hm.Text, "Zażółć gęślą jaźń.")
 }

@@ -5,15 +5,14 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
-
-	"golang.org/x/text/encoding/charmap"
 )
 
 func (p *parser) readPlain(r io.Reader, params map[string]string) textPart {
 	buf, more := p.readLimited(r, rawTextLimit, "text/plain")
+	cs := p.charset("text/plain", params["charset"], buf, !more)
 	flowed := strings.EqualFold(params["format"], "flowed")
 	delsp := strings.EqualFold(params["delsp"], "yes")
-	text, truncated := cleanPlain(buf, flowed, delsp)
+	text, truncated := cleanPlain(cs.decode(buf), flowed, delsp)
 	return textPart{text: text, truncated: truncated || more}
 }
 
@@ -46,9 +45,16 @@ func (w *nonSpaceWriter) Write(b []byte) (int, error) {
 }
 
 func (p *parser) readHTML(r io.Reader, params map[string]string) textPart {
-	if _, ok := params["charset"]; !ok {
-		r = sniffHTMLCharset(r)
+	// The charset is chosen on a sample: HTML is converted as it streams.
+	var sample bytes.Buffer
+	_, err := io.Copy(&sample, io.LimitReader(r, htmlSample))
+	p.readErr(err, "text/html")
+	label, declared := params["charset"]
+	if !declared {
+		label = sniffHTMLCharset(sample.Bytes())
 	}
+	cs := p.charset("text/html", label, sample.Bytes(), sample.Len() < htmlSample)
+	r = cs.reader(io.MultiReader(&sample, r))
 	text, truncated, err := htmlToText(r, MaxText+1)
 	if err != nil {
 		p.warnf("text/html part: %v (text converted up to the error is used)", err)
@@ -57,12 +63,26 @@ func (p *parser) readHTML(r io.Reader, params map[string]string) textPart {
 	return textPart{text: text, html: true, truncated: truncated}
 }
 
-// cleanPlain turns raw text/plain bytes into Message.Text form: valid UTF-8
-// (invalid bytes read as Windows-1252), \n newlines, format=flowed
+// htmlSample is how much of an HTML part its charset is chosen on.
+const htmlSample = 64 << 10
+
+// charset chooses the decoder of a text part, saying so when the declared
+// charset is unknown or contradicted by the bytes.
+func (p *parser) charset(mt, label string, sample []byte, complete bool) textCharset {
+	cs, note, err := chooseCharset(label, sample, complete)
+	switch {
+	case err != nil:
+		p.warnf("%s part: unknown charset %q, shown undecoded", mt, label)
+	case note != "":
+		p.warnf("%s part: %s", mt, note)
+	}
+	return cs
+}
+
+// cleanPlain turns decoded text/plain into Message.Text form: \n newlines, format=flowed
 // paragraphs joined, trailing whitespace removed from each line, leading
 // blank lines and trailing whitespace trimmed, at most MaxText bytes.
-func cleanPlain(b []byte, flowed, delsp bool) (string, bool) {
-	s := validUTF8(string(b))
+func cleanPlain(s string, flowed, delsp bool) (string, bool) {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	if flowed {
@@ -183,42 +203,6 @@ func cutUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
-func trimPartialRune(b []byte) []byte {
-	for i := 1; i <= utf8.UTFMax && i <= len(b); i++ {
-		c := b[len(b)-i]
-		if c < utf8.RuneSelf {
-			return b
-		}
-		if utf8.RuneStart(c) {
-			if !utf8.FullRune(b[len(b)-i:]) {
-				return b[:len(b)-i]
-			}
-			return b
-		}
-	}
-	return b
-}
-
-// validUTF8 returns s as valid UTF-8: valid sequences are kept, every other
-// byte is read as Windows-1252 (the usual charset of undeclared 8-bit text).
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			r = charmap.Windows1252.DecodeByte(s[i])
-		}
-		b.WriteRune(r)
-		i += size
-	}
-	return b.String()
 }
 
 func collapseSpace(s string) string {
