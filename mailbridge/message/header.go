@@ -5,54 +5,132 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"mime"
-	"strings"
 
-	gomessage "github.com/emersion/go-message"
-	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
-// readHeader reads the top-level header block leniently: an mbox "From " first
-// line is skipped, lines that are not "Key: value" fields are dropped with a
-// warning (go-message would reject the whole message), and fields beyond
-// maxHeaderBytes are dropped. The sanitized block is then parsed by
-// go-message's textproto so that field semantics stay the library's.
-// br is left at the start of the body.
+// Header blocks are read leniently, the top-level one and those of MIME
+// parts alike, and handed to go-message's textproto as a sanitized block:
+// go-message rejects a whole message (or a whole multipart, for a part
+// header) on one malformed line, which real mail has. A line that is
+// neither a field nor an indented continuation is
+//   - joined to the field before it when it continues that field: the
+//     field ends with ';' or ',' or the line is a MIME parameter
+//     ("name=..."): clients that forget to indent, Office 365 among them;
+//   - otherwise dropped, with a warning.
+// In a part, lines that no field and no blank line follow before the part
+// ends are its body: the blank line ending the header was missing.
+
+// headerBlock assembles a sanitized header block.
+type headerBlock struct {
+	block    bytes.Buffer // sanitized fields, CRLF-terminated
+	field    []byte       // field being assembled (first line + continuations)
+	nfields  int
+	dropped  int
+	joined   int
+	dropEx   string // first dropped line
+	joinEx   string // first joined line
+	overflow bool   // fields dropped beyond maxHeaderBytes
+}
+
+// add takes one line (without its line ending) of a header block. It
+// reports false for a line that is neither a field nor a continuation;
+// the caller decides what that line is (drop or body).
+func (hb *headerBlock) add(line []byte) bool {
+	switch {
+	case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
+		if hb.field == nil {
+			return false
+		}
+		hb.field = append(hb.field, '\r', '\n')
+		hb.field = append(hb.field, line...)
+	case validFieldLine(line):
+		hb.flush()
+		hb.field = append([]byte(nil), line...)
+	case hb.field != nil && continues(hb.field, line):
+		if hb.joined == 0 {
+			hb.joinEx = clip(string(line), 60)
+		}
+		hb.joined++
+		hb.field = append(hb.field, "\r\n "...)
+		hb.field = append(hb.field, line...)
+	default:
+		return false
+	}
+	return true
+}
+
+func (hb *headerBlock) drop(line []byte) {
+	if hb.dropped == 0 {
+		hb.dropEx = clip(string(line), 60)
+	}
+	hb.dropped++
+}
+
+func (hb *headerBlock) flush() {
+	if hb.field == nil {
+		return
+	}
+	if hb.block.Len()+len(hb.field)+2 > maxHeaderBytes {
+		hb.overflow = true
+	} else {
+		hb.block.Write(hb.field)
+		hb.block.WriteString("\r\n")
+		hb.nfields++
+	}
+	hb.field = nil
+}
+
+// bytes ends the block: the fields and the blank line after them.
+func (hb *headerBlock) bytes() []byte {
+	hb.flush()
+	hb.block.WriteString("\r\n")
+	return hb.block.Bytes()
+}
+
+func (hb *headerBlock) warn(p *parser, what string) {
+	if hb.joined > 0 {
+		p.warnf("%s: joined %d unindented continuation line(s) to the field before them, first: %q", what, hb.joined, hb.joinEx)
+	}
+	if hb.dropped > 0 {
+		p.warnf("%s: dropped %d malformed line(s), first: %q", what, hb.dropped, hb.dropEx)
+	}
+	if hb.overflow {
+		p.warnf("%s: larger than %d bytes, fields beyond that dropped", what, maxHeaderBytes)
+	}
+}
+
+// continues reports whether an unindented line that is not a field is the
+// continuation of field.
+func continues(field, line []byte) bool {
+	if t := bytes.TrimRight(field, " \t"); len(t) > 0 && (t[len(t)-1] == ';' || t[len(t)-1] == ',') {
+		return true
+	}
+	// A MIME parameter: token "=" (RFC 2231 names may end in "*" or "*0*").
+	eq := bytes.IndexByte(line, '=')
+	if eq <= 0 {
+		return false
+	}
+	for _, c := range line[:eq] {
+		if !(c == '-' || c == '_' || c == '*' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// readHeader reads the top-level header block: an mbox "From " first line
+// is skipped, leading blank lines too, malformed lines are joined or
+// dropped (see headerBlock), fields beyond maxHeaderBytes are dropped. The
+// sanitized block is then parsed by go-message's textproto so that field
+// semantics stay the library's. br is left at the start of the body.
 func (p *parser) readHeader(br *bufio.Reader) (textproto.Header, int, error) {
 	var (
-		block    bytes.Buffer // sanitized fields, CRLF-terminated
-		field    []byte       // field being assembled (first line + continuations)
-		line     []byte       // line buffer, reused
-		nfields  int
-		dropped  int
-		example  string
-		overflow bool
-		readErr  error
-		first    = true
+		hb      headerBlock
+		line    []byte // line buffer, reused
+		readErr error
+		first   = true
 	)
-	drop := func(l []byte) {
-		if dropped == 0 {
-			example = string(l)
-			if len(example) > 60 {
-				example = example[:60] + "..."
-			}
-		}
-		dropped++
-	}
-	flush := func() {
-		if field == nil {
-			return
-		}
-		if block.Len()+len(field)+2 > maxHeaderBytes {
-			overflow = true
-		} else {
-			block.Write(field)
-			block.WriteString("\r\n")
-			nfields++
-		}
-		field = nil
-	}
 	for {
 		var err error
 		line, err = readLine(br, line[:0])
@@ -66,23 +144,13 @@ func (p *parser) readHeader(br *bufio.Reader) (textproto.Header, int, error) {
 		case first && bytes.HasPrefix(line, []byte("From ")):
 			// mbox separator line
 		case len(line) == 0:
-			if nfields == 0 && field == nil && dropped == 0 {
+			if hb.nfields == 0 && hb.field == nil && hb.dropped == 0 {
 				break // leading blank lines
 			}
 			err = errEndOfHeader
-		case line[0] == ' ' || line[0] == '\t':
-			if field != nil {
-				field = append(field, '\r', '\n')
-				field = append(field, line...)
-			} else {
-				drop(line)
-			}
 		default:
-			flush()
-			if validFieldLine(line) {
-				field = append([]byte(nil), line...)
-			} else {
-				drop(line)
+			if !hb.add(line) {
+				hb.drop(line)
 			}
 		}
 		first = false
@@ -93,23 +161,17 @@ func (p *parser) readHeader(br *bufio.Reader) (textproto.Header, int, error) {
 			break
 		}
 	}
-	flush()
-	if dropped > 0 {
-		p.warnf("header: dropped %d malformed line(s), first: %q", dropped, example)
-	}
-	if overflow {
-		p.warnf("header: larger than %d bytes, fields beyond that dropped", maxHeaderBytes)
-	}
-	if nfields == 0 {
+	block := hb.bytes()
+	hb.warn(p, "header")
+	if hb.nfields == 0 {
 		return textproto.Header{}, 0, readErr
 	}
-	block.WriteString("\r\n")
-	h, err := textproto.ReadHeader(bufio.NewReader(&block))
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(block)))
 	if err != nil {
 		// Cannot happen for a sanitized block, but keep what was parsed.
 		p.warnf("header: %v", err)
 	}
-	return h, nfields, readErr
+	return h, hb.nfields, readErr
 }
 
 var errEndOfHeader = errors.New("end of header")
@@ -155,135 +217,174 @@ func validFieldLine(line []byte) bool {
 	return true
 }
 
-// headers fills the header-derived fields of p.msg.
-func (p *parser) headers(h *mail.Header) {
-	m := p.msg
+// looksLikeField reports a malformed field line: a name without spaces
+// (but with characters a field name cannot have) and a colon.
+func looksLikeField(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	return i > 0 && i <= 76 && bytes.IndexAny(line[:i], " \t") < 0
+}
 
-	m.MessageID = p.messageID(h)
-	m.InReplyTo = p.msgIDList(h, "In-Reply-To")
-	m.References = p.msgIDList(h, "References")
+// partFilter is the multipart body as go-message's MultipartReader reads
+// it: the body passes through, and the header block after each delimiter
+// line is replaced by its sanitized form, so that go-message's strict part
+// header reader never fails (and abandons the rest of the multipart).
+type partFilter struct {
+	p       *parser
+	br      *bufio.Reader
+	dash    []byte // "--" + boundary
+	nlDash  []byte // "\n--" + boundary
+	out     []byte // output not yet read
+	outBuf  []byte // holds out when it is not br's buffer
+	atStart bool   // the next byte of br starts a line
+	closed  bool   // the closing delimiter was seen: the rest passes through
+	err     error
+}
 
-	from := p.addressList(h, "From")
-	if len(from) == 0 {
-		from = p.addressList(h, "Sender")
+func newPartFilter(p *parser, r io.Reader, boundary string) *partFilter {
+	return &partFilter{
+		p: p, br: bufio.NewReaderSize(r, 4<<10),
+		dash: []byte("--" + boundary), nlDash: []byte("\n--" + boundary),
+		atStart: true,
 	}
-	if len(from) > 0 {
-		m.From = from[0]
-	}
-	if rt := p.addressList(h, "Reply-To"); len(rt) > 0 {
-		m.ReplyTo = &rt[0]
-		if len(rt) > 1 {
-			m.ReplyToAll = rt
+}
+
+func (f *partFilter) Read(b []byte) (int, error) {
+	for len(f.out) == 0 {
+		if f.err != nil {
+			return 0, f.err
 		}
+		f.fill()
 	}
-	m.To = p.addressList(h, "To")
-	m.Cc = p.addressList(h, "Cc")
+	n := copy(b, f.out)
+	f.out = f.out[n:]
+	return n, nil
+}
 
-	if raw := h.Get("Subject"); raw != "" {
-		s, err := decodeWords(raw)
-		if err != nil {
-			if errors.Is(err, errUnknownCharset) {
-				p.warnf("Subject: encoded word in an unknown charset, kept undecoded")
-			} else {
-				p.warnf("Subject: %v; kept undecoded", err)
+// fill sets out to the next piece of output: body bytes up to the next
+// possible delimiter line, or a delimiter line with its sanitized header.
+func (f *partFilter) fill() {
+	buf, err := f.br.Peek(max(f.br.Buffered(), 1))
+	if len(buf) == 0 {
+		f.err = err
+		return
+	}
+	if f.atStart && !f.closed && (bytes.HasPrefix(buf, f.dash) || bytes.HasPrefix(f.dash, buf)) {
+		// A delimiter line may start here: look at the whole line.
+		line, err := f.br.Peek(min(f.br.Size(), len(f.dash)+80))
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1]
+		} else if err == nil {
+			line = nil // a longer line: not a delimiter
+		}
+		if line != nil && bytes.HasPrefix(line, f.dash) {
+			switch rest := bytes.TrimLeft(line[len(f.dash):], " \t"); {
+			case bytes.HasPrefix(rest, []byte("--")):
+				f.closed = true
+			case len(rest) == 0 || string(rest) == "\n" || string(rest) == "\r\n":
+				f.delimiter(len(line))
+				return
 			}
-			s = raw
 		}
-		m.Subject = collapseSpace(validUTF8(s))
+		buf, _ = f.br.Peek(f.br.Buffered())
 	}
-
-	if raw := h.Get("Date"); raw != "" {
-		t, ok := parseDate(raw)
-		if !ok {
-			p.warnf("Date: cannot parse %q", clip(raw, 80))
+	// Pass through up to the next "\n--boundary" (the newline included),
+	// keeping back a last line that may be the start of one.
+	n := len(buf)
+	if !f.closed {
+		if i := bytes.Index(buf, f.nlDash); i >= 0 {
+			n = i + 1
+		} else if j := bytes.LastIndexByte(buf, '\n'); j >= 0 && bytes.HasPrefix(f.dash, buf[j+1:]) {
+			n = j + 1
 		}
-		m.Date = t
 	}
-
-	m.Auto = IsAutomated(h)
+	f.atStart = buf[n-1] == '\n'
+	f.out = buf[:n]
+	// Discard only moves br's read index: out stays valid until br is
+	// read again, which happens once out is consumed.
+	f.br.Discard(n)
 }
 
-// contentType returns the lower-case media type and parameters of h,
-// repairing h's Content-Type when go-message cannot parse it (go-message then
-// ignores all parameters, including charset and boundary).
-func (p *parser) contentType(h *gomessage.Header, parent string) (string, map[string]string) {
-	raw := h.Get("Content-Type")
-	if raw == "" && parent == "multipart/digest" {
-		return "message/rfc822", map[string]string{} // RFC 2046 5.1.5 default
-	}
-	mt, params, err := h.ContentType()
-	if err == nil {
-		if params == nil {
-			params = map[string]string{}
-		}
-		return strings.ToLower(mt), params
-	}
-	mt, params = lenientMediaType(raw)
-	p.warnf("Content-Type %q: %v; parsed leniently", clip(raw, 80), err)
-	if mt == "" || !strings.Contains(mt, "/") {
-		mt, params = "application/octet-stream", map[string]string{}
-	}
-	h.SetContentType(mt, params)
-	return mt, params
-}
+// delimiter outputs the delimiter line of n bytes at the start of br and
+// the sanitized header block after it.
+func (f *partFilter) delimiter(n int) {
+	line, _ := f.br.Peek(n)
+	out := append(f.outBuf[:0], line...)
+	f.br.Discard(n)
+	f.atStart = true
 
-// lenientMediaType parses "type/subtype; k=v; k="v"" ignoring duplicate and
-// malformed parameters.
-func lenientMediaType(v string) (string, map[string]string) {
-	params := map[string]string{}
-	parts := strings.Split(v, ";")
-	mt := strings.ToLower(strings.TrimSpace(parts[0]))
-	for _, kv := range parts[1:] {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
+	var (
+		hb       headerBlock
+		buf      []byte
+		suspects [][]byte // lines neither field nor continuation, pending a decision
+		header   bool     // a line that is or looks like a field was seen
+		size     int
+		tail     []byte // body lines that follow the header
+	)
+	body := func() {
+		// No field and no blank line came after the suspects: they are
+		// the start of the body.
+		for _, s := range suspects {
+			tail = append(tail, s...)
+			tail = append(tail, '\r', '\n')
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		val = strings.TrimSpace(val)
-		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
-			val = unquote(val[1 : len(val)-1])
-		} else if f := strings.Fields(val); len(f) > 1 && (k == "charset" || k == "boundary") {
-			val = f[0] // "charset=utf-8 format=flowed": a missing ';'
+		if len(suspects) > 0 {
+			f.p.warnf("part header: no blank line after it; %d line(s) taken as the body", len(suspects))
 		}
-		if _, dup := params[k]; k != "" && !dup {
-			params[k] = val
+		suspects = nil
+	}
+	for {
+		if next, _ := f.br.Peek(len(f.dash)); bytes.Equal(next, f.dash) {
+			// The part ends without a blank line; the delimiter is
+			// left for fill.
+			body()
+			break
+		}
+		l, err := readLine(f.br, buf[:0])
+		buf = l
+		if len(l) == 0 && err != nil { // end of input
+			body()
+			f.err = err
+			break
+		}
+		if len(l) == 0 { // the blank line ending the header
+			if !header && len(suspects) > 0 {
+				// Only text lines: a part without header whose body
+				// has a blank line.
+				body()
+				tail = append(tail, '\r', '\n')
+			}
+			for _, s := range suspects {
+				hb.drop(s)
+			}
+			break
+		}
+		switch {
+		case validFieldLine(l) || looksLikeField(l):
+			// The suspects were malformed header lines after all.
+			for _, s := range suspects {
+				hb.drop(s)
+			}
+			suspects, size, header = nil, 0, true
+			if !hb.add(l) {
+				hb.drop(l)
+			}
+		case len(suspects) == 0 && hb.add(l):
+		default:
+			suspects = append(suspects, append([]byte(nil), l...))
+			size += len(l)
+		}
+		if size > maxHeaderBytes {
+			body()
+			break
+		}
+		if err != nil {
+			body()
+			f.err = err
+			break
 		}
 	}
-	return mt, params
-}
-
-func mediaType(v string) string {
-	mt, _, err := mime.ParseMediaType(v)
-	if err != nil && mt == "" {
-		mt, _ = lenientMediaType(v)
-	}
-	return strings.ToLower(mt)
-}
-
-func dispositionType(h *gomessage.Header) string {
-	raw := h.Get("Content-Disposition")
-	if raw == "" {
-		return ""
-	}
-	d, _, err := h.ContentDisposition()
-	if err != nil {
-		d, _ = lenientMediaType(raw)
-	}
-	return strings.ToLower(d)
-}
-
-// filename returns the decoded filename of a part (Content-Disposition
-// filename, else Content-Type name), "" if none.
-func filename(h *gomessage.Header) string {
-	ah := mail.AttachmentHeader{Header: *h}
-	name, err := ah.Filename()
-	if name == "" && err != nil {
-		_, dp := lenientMediaType(h.Get("Content-Disposition"))
-		_, cp := lenientMediaType(h.Get("Content-Type"))
-		if name = dp["filename"]; name == "" {
-			name = cp["name"]
-		}
-		name = cleanName(name)
-	}
-	return strings.TrimSpace(validUTF8(name))
+	out = append(out, hb.bytes()...)
+	out = append(out, tail...)
+	hb.warn(f.p, "part header")
+	f.out, f.outBuf = out, out
 }

@@ -160,7 +160,7 @@ func (p *parser) transferDecoder(h *gomessage.Header, body io.Reader, mt string)
 
 func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantText bool) []textPart {
 	pre := &capture{limit: preambleLimit}
-	mr := textproto.NewMultipartReader(io.TeeReader(body, pre), boundary)
+	mr := textproto.NewMultipartReader(newPartFilter(p, io.TeeReader(body, pre), boundary), boundary)
 	alternative := mt == "multipart/alternative"
 	var (
 		out  []textPart

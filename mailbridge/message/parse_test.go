@@ -254,6 +254,14 @@ func TestParseFixtureFacts(t *testing.T) {
 	check("charset-utf7", "Subject", u7.Subject, "Price €")
 	check("charset-utf7", "Text", u7.Text, "Hello, the price is 12 € + tax.\nPlease reply to Zoë – thanks!")
 
+	o := m("bounce-o365-unindented")
+	check("bounce-o365-unindented", "attachments", o.Attachments, []Attachment{
+		{Name: "details.txt", Type: "message/delivery-status", Size: 342},
+		{Name: "trace.bin", Type: "application/octet-stream", Size: 512},
+		{Type: "message/rfc822", Size: 284},
+	})
+	check("bounce-o365-unindented", "Auto", o.Auto, true)
+
 	hm := m("html-meta-charset")
 	check("html-meta-charset", "Text", hm.Text, "Zażółć gęślą jaźń.")
 }
@@ -296,9 +304,8 @@ func TestParseBadPartHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// go-message's part header parser is strict: the part and everything
-	// after it is lost, with a warning.
-	if m.Text != "first" || len(m.Warnings) != 1 || !utf8.ValidString(m.Warnings[0]) {
+	// The malformed line is dropped, the part and the rest are kept.
+	if m.Text != "first\n\nsecond" || len(m.Warnings) != 1 || !utf8.ValidString(m.Warnings[0]) {
 		t.Errorf("Text=%q Warnings=%q", m.Text, m.Warnings)
 	}
 }
