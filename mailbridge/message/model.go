@@ -35,6 +35,10 @@ type Attachment struct {
 	// (Content-Disposition: inline, or a part of a multipart/related
 	// without a disposition), e.g. images referenced by the HTML.
 	Inline bool `json:"inline,omitempty"`
+	// Shown is true for a text attachment whose text is part of
+	// Message.Text (an inline text/plain attachment, or a named one
+	// that is the mail's only text).
+	Shown bool `json:"shown,omitempty"`
 }
 
 // Message is the parsed form of one inbound mail. Its JSON form is what

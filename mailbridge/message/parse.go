@@ -85,6 +85,10 @@ type textPart struct {
 	text      string
 	html      bool
 	truncated bool
+	// weak text is used only when the mail has no other text: a named
+	// text/plain part without disposition.
+	weak bool
+	att  int // index of the attachment the text comes from, -1 if none
 }
 
 // entity handles one MIME entity with header h and raw (not yet transfer-
@@ -104,7 +108,7 @@ func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent st
 			h.Del("Content-Transfer-Encoding")
 		case depth >= maxDepth:
 			p.warnf("MIME nesting deeper than %d levels: inner parts counted as one attachment", maxDepth)
-			p.attachment(h, body, mt, params, parent)
+			p.attachment(h, body, mt, parent, nil)
 			return nil
 		default:
 			return p.multipart(mt, boundary, body, depth, wantText)
@@ -112,29 +116,48 @@ func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent st
 	}
 
 	disp := dispositionType(&h)
-	// Same rule as go-message's mail.Reader for InlineHeader vs AttachmentHeader.
-	inline := disp == "inline" || (disp != "attachment" && strings.HasPrefix(mt, "text/"))
+	// Text is inline unless it says otherwise (go-message's mail.Reader
+	// has the same rule for InlineHeader vs AttachmentHeader).
+	inline := disp != "attachment" && strings.HasPrefix(mt, "text/")
 	isText := mt == "text/plain" || mt == "text/html"
-	isBody := isText && inline && (depth == 0 || filename(&h) == "")
-	if isBody && (!wantText || p.budget <= 0) {
+	named := depth > 0 && filename(&h) != ""
+	if isText && inline && !named {
+		return p.bodyPart(h, body, mt, params, wantText)
+	}
+	decoded := p.transferDecoder(&h, body, mt)
+	if mt != "text/plain" || !inline || !wantText || p.budget <= 0 {
+		p.attachment(h, decoded, mt, parent, nil)
+		return nil
+	}
+	// A named text/plain part: an attachment whose text is shown when
+	// it is inline, and when the mail has no other text (clients that
+	// name their body part).
+	capt := &textCapture{limit: rawTextLimit}
+	idx := p.attachment(h, decoded, mt, parent, capt)
+	tp := p.plainText(capt.buf, capt.more, params, h.Get("Content-Transfer-Encoding"))
+	tp.weak, tp.att = disp != "inline", idx
+	p.budget -= len(tp.text)
+	return []textPart{tp}
+}
+
+// bodyPart reads a text/plain or text/html body part.
+func (p *parser) bodyPart(h gomessage.Header, body io.Reader, mt string, params map[string]string, wantText bool) []textPart {
+	if !wantText || p.budget <= 0 {
 		// Not needed: skip without decoding.
 		p.drain(body, mt)
 		if wantText {
-			return []textPart{{html: mt == "text/html", truncated: true}}
+			return []textPart{{html: mt == "text/html", truncated: true, att: -1}}
 		}
 		return nil
 	}
-
 	decoded := p.transferDecoder(&h, body, mt)
-	if !isBody {
-		p.attachment(h, decoded, mt, params, parent)
-		return nil
-	}
+	cte := h.Get("Content-Transfer-Encoding")
 	var tp textPart
 	if mt == "text/html" {
-		tp = p.readHTML(decoded, params)
+		tp = p.readHTML(decoded, params, cte)
 	} else {
-		tp = p.readPlain(decoded, params)
+		buf, more := p.readLimited(decoded, rawTextLimit, mt)
+		tp = p.plainText(buf, more, params, cte)
 	}
 	p.budget -= len(tp.text)
 	return []textPart{tp}
@@ -177,7 +200,7 @@ func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantT
 				p.warnf("%s: no part found (boundary %q never seen); raw body shown as text", mt, boundary)
 				if wantText {
 					text, truncated := cleanPlain(validUTF8(string(pre.buf)), false, false)
-					out = append(out, textPart{text: text, truncated: truncated || pre.full})
+					out = append(out, textPart{text: text, truncated: truncated || pre.full, att: -1})
 				}
 			} else if strings.HasSuffix(err.Error(), "EOF") {
 				p.warnf("%s: closing boundary missing; the %d part(s) read are kept", mt, n)
@@ -267,19 +290,26 @@ func (c *capture) Write(b []byte) (int, error) {
 
 func (c *capture) stop() { c.stopped, c.buf = true, nil }
 
-func (p *parser) attachment(h gomessage.Header, body io.Reader, mt string, params map[string]string, parent string) {
+// attachment lists a non-body part and reads its (transfer-decoded) body
+// to the end; capt, if not nil, keeps the beginning of it. It returns the
+// attachment's index in Message.Attachments, -1 if not listed.
+func (p *parser) attachment(h gomessage.Header, body io.Reader, mt, parent string, capt *textCapture) int {
 	disp := dispositionType(&h)
 	a := Attachment{
 		Name:   filename(&h),
 		Type:   mt,
 		Inline: disp == "inline" || (disp == "" && parent == "multipart/related"),
 	}
+	if capt != nil {
+		body = io.TeeReader(body, capt)
+	}
 	a.Size = p.drain(body, mt)
 	if len(p.msg.Attachments) >= maxAttachments {
 		p.droppedAttachments++
-		return
+		return -1
 	}
 	p.msg.Attachments = append(p.msg.Attachments, a)
+	return len(p.msg.Attachments) - 1
 }
 
 // drain reads body to its end without keeping it and returns the byte count.

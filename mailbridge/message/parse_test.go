@@ -262,6 +262,20 @@ func TestParseFixtureFacts(t *testing.T) {
 	})
 	check("bounce-o365-unindented", "Auto", o.Auto, true)
 
+	nb2 := m("text-named-body")
+	check("text-named-body", "attachments", nb2.Attachments, []Attachment{{Name: "message.txt", Type: "text/plain", Size: 119, Shown: true}, {Name: "scan-0001.pdf", Type: "application/pdf", Size: 609}})
+	if !strings.HasPrefix(nb2.Text, "Dear support,") {
+		t.Errorf("text-named-body: Text %q", nb2.Text)
+	}
+	ti := m("text-inline-attachment")
+	check("text-inline-attachment", "Text", ti.Text, "Hi, the sync fails every night. Here is the log:\n\n"+
+		"2024-03-26 08:01:12 ERROR sync: connection reset by peer\n2024-03-26 08:01:13 INFO sync: retrying in 30s\n\nAny idea? Thanks, Dana")
+	bb := m("base64-binary-text")
+	check("base64-binary-text", "HTMLOnly", bb.HTMLOnly, true)
+	if !strings.HasPrefix(bb.Text, "You used 42 of 50 seats") || len(bb.Warnings) != 1 {
+		t.Errorf("base64-binary-text: Text %q Warnings %q", bb.Text, bb.Warnings)
+	}
+
 	hm := m("html-meta-charset")
 	check("html-meta-charset", "Text", hm.Text, "Zażółć gęślą jaźń.")
 }
@@ -341,7 +355,7 @@ func TestParseEdgeCases(t *testing.T) {
 			func(m *Message) bool { return m.From == Address{"", "list@example.com"} }},
 		{"forwarded message", "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nsee below\r\n--b\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=orig.eml\r\n\r\nSubject: orig\r\n\r\ninner body\r\n--b--\r\n",
 			func(m *Message) bool {
-				return m.Text == "see below" && len(m.Attachments) == 1 && m.Attachments[0] == Attachment{"orig.eml", "message/rfc822", 27, false}
+				return m.Text == "see below" && len(m.Attachments) == 1 && m.Attachments[0] == Attachment{Name: "orig.eml", Type: "message/rfc822", Size: 27}
 			}},
 		{"digest default type", "Subject: d\r\nContent-Type: multipart/digest; boundary=b\r\n\r\n--b\r\n\r\nSubject: one\r\n\r\n1\r\n--b--\r\n",
 			func(m *Message) bool {
@@ -349,9 +363,29 @@ func TestParseEdgeCases(t *testing.T) {
 			}},
 		{"text attachment", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nbody\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=notes.txt\r\n\r\nnotes\r\n--b\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n--b--\r\n",
 			func(m *Message) bool {
-				return m.Text == "body" && len(m.Attachments) == 2 && m.Attachments[0] == Attachment{"notes.txt", "text/plain", 5, true} &&
+				// An inline text attachment is shown (and listed).
+				return m.Text == "body\n\nnotes" && len(m.Attachments) == 2 &&
+					m.Attachments[0] == Attachment{Name: "notes.txt", Type: "text/plain", Size: 5, Inline: true, Shown: true} &&
 					m.Attachments[1].Type == "text/calendar"
 			}},
+		{"named text part is the body when alone", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; name=msg.txt\r\n\r\nthe body\r\n--b\r\nContent-Type: image/png\r\n\r\nPNG\r\n--b--\r\n",
+			func(m *Message) bool {
+				return m.Text == "the body" && len(m.Attachments) == 2 && m.Attachments[0] == Attachment{Name: "msg.txt", Type: "text/plain", Size: 8, Shown: true}
+			}},
+		{"named text part with other text", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; name=notes.txt\r\n\r\nnotes\r\n--b\r\n\r\nthe body\r\n--b--\r\n",
+			func(m *Message) bool {
+				return m.Text == "the body" && len(m.Attachments) == 1 && m.Attachments[0] == Attachment{Name: "notes.txt", Type: "text/plain", Size: 5}
+			}},
+		{"text attachment not shown", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nfile\r\n--b--\r\n",
+			func(m *Message) bool {
+				return m.Text == "" && len(m.Attachments) == 1 && !m.Attachments[0].Shown
+			}},
+		{"base64 binary text alone", "Subject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n",
+			func(m *Message) bool {
+				return m.Text == "" && len(m.Warnings) == 1 && strings.Contains(m.Warnings[0], "base64")
+			}},
+		{"binary html", "Subject: x\r\nContent-Type: text/html\r\n\r\n<p>\x01\x02\x03\x04\x05</p>\r\n",
+			func(m *Message) bool { return m.Text == "" && len(m.Warnings) == 1 }},
 		{"mixed text parts joined", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nfirst\r\n--b\r\nContent-Type: image/png\r\nContent-Disposition: inline\r\n\r\nPNG\r\n--b\r\n\r\nsecond\r\n--b--\r\n",
 			func(m *Message) bool {
 				return m.Text == "first\n\nsecond" && len(m.Attachments) == 1 && m.Attachments[0].Inline

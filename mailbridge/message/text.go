@@ -7,13 +7,62 @@ import (
 	"unicode/utf8"
 )
 
-func (p *parser) readPlain(r io.Reader, params map[string]string) textPart {
-	buf, more := p.readLimited(r, rawTextLimit, "text/plain")
+// plainText turns the raw bytes of a text/plain part (more: the part went
+// on beyond them) into a text candidate. cte is the part's transfer
+// encoding, for warnings.
+func (p *parser) plainText(buf []byte, more bool, params map[string]string, cte string) textPart {
 	cs := p.charset("text/plain", params["charset"], buf, !more)
+	s := cs.decode(buf)
+	if looksBinary(s) {
+		p.notText("text/plain", cte)
+		return textPart{att: -1}
+	}
 	flowed := strings.EqualFold(params["format"], "flowed")
 	delsp := strings.EqualFold(params["delsp"], "yes")
-	text, truncated := cleanPlain(cs.decode(buf), flowed, delsp)
-	return textPart{text: text, truncated: truncated || more}
+	text, truncated := cleanPlain(s, flowed, delsp)
+	return textPart{text: text, truncated: truncated || more, att: -1}
+}
+
+func (p *parser) notText(mt, cte string) {
+	if cte != "" {
+		p.warnf("%s part (%s) does not decode to text: not shown", mt, strings.ToLower(cte))
+	} else {
+		p.warnf("%s part does not decode to text: not shown", mt)
+	}
+}
+
+// looksBinary reports text with more control characters than text has
+// (one in twenty): the decoding of binary data, not something to show.
+func looksBinary(s string) bool {
+	n, bad := 0, 0
+	for _, r := range s {
+		n++
+		switch {
+		case r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v':
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			bad++
+		}
+	}
+	return bad >= 3 && bad*20 > n
+}
+
+// textCapture keeps the first limit bytes written to it; more reports
+// whether anything but whitespace came after them.
+type textCapture struct {
+	buf   []byte
+	limit int
+	more  bool
+}
+
+func (c *textCapture) Write(b []byte) (int, error) {
+	room := c.limit - len(c.buf)
+	if room > 0 {
+		c.buf = append(c.buf, b[:min(room, len(b))]...)
+	}
+	if len(b) > room && !c.more && len(bytes.TrimSpace(b[max(room, 0):])) > 0 {
+		c.more = true
+	}
+	return len(b), nil
 }
 
 // readLimited reads at most limit bytes of r, then drains the rest; more
@@ -44,7 +93,7 @@ func (w *nonSpaceWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (p *parser) readHTML(r io.Reader, params map[string]string) textPart {
+func (p *parser) readHTML(r io.Reader, params map[string]string, cte string) textPart {
 	// The charset is chosen on a sample: HTML is converted as it streams.
 	var sample bytes.Buffer
 	_, err := io.Copy(&sample, io.LimitReader(r, htmlSample))
@@ -60,7 +109,11 @@ func (p *parser) readHTML(r io.Reader, params map[string]string) textPart {
 		p.warnf("text/html part: %v (text converted up to the error is used)", err)
 	}
 	p.drain(r, "text/html")
-	return textPart{text: text, html: true, truncated: truncated}
+	if looksBinary(text) {
+		p.notText("text/html", cte)
+		return textPart{att: -1}
+	}
+	return textPart{text: text, html: true, truncated: truncated, att: -1}
 }
 
 // htmlSample is how much of an HTML part its charset is chosen on.
@@ -170,13 +223,25 @@ func (p *parser) setText(parts []textPart) {
 		texts       []string
 		plain, html bool
 		truncated   bool
+		strong      bool // text that is not weak
 	)
 	for _, t := range parts {
+		if !t.weak && (t.text != "" || t.truncated) {
+			strong = true
+		}
+	}
+	for _, t := range parts {
+		if t.weak && strong {
+			continue
+		}
 		truncated = truncated || t.truncated
 		if t.text == "" {
 			continue
 		}
 		texts = append(texts, t.text)
+		if t.att >= 0 {
+			p.msg.Attachments[t.att].Shown = true
+		}
 		if t.html {
 			html = true
 		} else {
