@@ -2,6 +2,7 @@ package message
 
 import (
 	netmail "net/mail"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
@@ -29,6 +30,20 @@ func parseAddressList(v string) (out []Address, lenient bool) {
 	if strings.TrimSpace(v) == "" {
 		return nil, false
 	}
+	if pieces := splitAddressList(v); slices.ContainsFunc(pieces, isNullMailbox) {
+		// net/mail rejects the null address "<>" and the whole list
+		// with it: take the pieces one by one.
+		for _, s := range pieces {
+			if isNullMailbox(s) {
+				out = append(out, nullMailbox(s))
+				continue
+			}
+			l, len := parseAddressList(s)
+			out = append(out, l...)
+			lenient = lenient || len
+		}
+		return out, lenient
+	}
 	if l, err := addressParser.ParseList(relabelWords(v)); err == nil {
 		for _, a := range l {
 			out = append(out, Address{Name: cleanName(a.Name), Addr: validUTF8(strings.TrimSpace(a.Address))})
@@ -53,6 +68,29 @@ func parseAddressList(v string) (out []Address, lenient bool) {
 		}
 	}
 	return out, true
+}
+
+// isNullMailbox reports the null address of bounces, "<>" (RFC 5321's
+// null reverse-path), possibly with a name: "MAILER-DAEMON <>". It is not
+// a malformed address.
+func isNullMailbox(s string) bool {
+	s = strings.TrimSpace(s)
+	if !strings.HasSuffix(s, ">") {
+		return false
+	}
+	lt := lastUnquoted(s, '<')
+	return lt >= 0 && strings.TrimSpace(s[lt+1:len(s)-1]) == ""
+}
+
+// nullMailbox returns the null address s (see isNullMailbox): its name and
+// no address.
+func nullMailbox(s string) Address {
+	s = strings.TrimSpace(s)
+	name := strings.TrimSpace(s[:lastUnquoted(s, '<')])
+	if len(name) >= 2 && name[0] == '"' && name[len(name)-1] == '"' {
+		name = unquote(name[1 : len(name)-1])
+	}
+	return Address{Name: cleanName(name)}
 }
 
 // addressParser is net/mail's strict parser with this package's charsets.

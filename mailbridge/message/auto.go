@@ -6,7 +6,7 @@ import (
 
 // IsAutomated reports whether a header marks the mail as automated:
 // Auto-Submitted present and not "no"; Return-Path "<>"; From local part
-// mailer-daemon or postmaster; Content-Type multipart/report; Precedence bulk,
+// mailer-daemon or postmaster, or From the null address "<>"; Content-Type multipart/report; Precedence bulk,
 // junk or list; X-Autoreply or X-Autorespond present. It accepts any header
 // type with a canonical-key Get (go-message's headers, net/mail.Header,
 // net/textproto.MIMEHeader, http.Header).
@@ -20,6 +20,9 @@ func IsAutomated(h interface{ Get(key string) string }) bool {
 	if from := h.Get("From"); from != "" {
 		l, _ := parseAddressList(from)
 		for _, a := range l {
+			if a.Addr == "" {
+				return true // the null sender of bounces
+			}
 			local := a.Addr
 			if i := strings.LastIndexByte(local, '@'); i >= 0 {
 				local = local[:i]

@@ -20,6 +20,8 @@ func TestIsAutomated(t *testing.T) {
 		{map[string]string{"From": "Mail Delivery Subsystem <Mailer-Daemon@example.com>"}, true},
 		{map[string]string{"From": "MAILER-DAEMON (Mail Delivery System)"}, true},
 		{map[string]string{"From": "postmaster@example.com"}, true},
+		{map[string]string{"From": "MAILER-DAEMON <>"}, true},
+		{map[string]string{"From": "<>"}, true},
 		{map[string]string{"From": "postmaster-team@example.com"}, false},
 		{map[string]string{"Content-Type": "multipart/report; report-type=delivery-status; boundary=x"}, true},
 		{map[string]string{"Content-Type": "multipart/mixed; boundary=x"}, false},

@@ -5,6 +5,7 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"mime"
+	"slices"
 	"strings"
 )
 
@@ -23,14 +24,21 @@ func (p *parser) headers(h *mail.Header) {
 	if len(from) > 0 {
 		m.From = from[0]
 	}
-	if rt := p.addressList(h, "Reply-To"); len(rt) > 0 {
+	if len(from) > 1 {
+		addrs := make([]string, len(from))
+		for i, a := range from {
+			addrs[i] = a.Addr
+		}
+		p.warnf("From has %d addresses (%s): replies go to the first", len(from), clip(strings.Join(addrs, ", "), 200))
+	}
+	if rt := withAddr(p.addressList(h, "Reply-To")); len(rt) > 0 {
 		m.ReplyTo = &rt[0]
 		if len(rt) > 1 {
 			m.ReplyToAll = rt
 		}
 	}
-	m.To = p.addressList(h, "To")
-	m.Cc = p.addressList(h, "Cc")
+	m.To = withAddr(p.addressList(h, "To"))
+	m.Cc = withAddr(p.addressList(h, "Cc"))
 
 	if raw := h.Get("Subject"); raw != "" {
 		s, err := decodeWords(raw)
@@ -54,6 +62,11 @@ func (p *parser) headers(h *mail.Header) {
 	}
 
 	m.Auto = IsAutomated(h)
+}
+
+// withAddr drops null addresses ("<>") from a list of recipients.
+func withAddr(l []Address) []Address {
+	return slices.DeleteFunc(l, func(a Address) bool { return a.Addr == "" })
 }
 
 // contentType returns the lower-case media type and parameters of h,

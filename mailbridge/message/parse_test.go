@@ -276,6 +276,15 @@ func TestParseFixtureFacts(t *testing.T) {
 		t.Errorf("base64-binary-text: Text %q Warnings %q", bb.Text, bb.Warnings)
 	}
 
+	ns := m("bounce-null-sender")
+	check("bounce-null-sender", "From", ns.From, Address{"MAILER-DAEMON", ""})
+	check("bounce-null-sender", "Auto", ns.Auto, true)
+	check("bounce-null-sender", "Warnings", len(ns.Warnings), 0)
+	fs := m("from-several")
+	check("from-several", "From", fs.From, Address{"Alex Buyer", "alex@customer.example"})
+	check("from-several", "Cc", fs.Cc, []Address{{"Finance", "finance@customer.example"}})
+	check("from-several", "Warnings", len(fs.Warnings), 1)
+
 	hm := m("html-meta-charset")
 	check("html-meta-charset", "Text", hm.Text, "Zażółć gęślą jaźń.")
 }

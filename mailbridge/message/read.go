@@ -13,7 +13,8 @@ const rawKeep = 32 << 10
 // ReadInbound parses one raw mail from r, reading r to its end, and never
 // fails: a mail that cannot be parsed at all comes back with ParseError set
 // and the beginning of the raw text as Text, so that nothing is lost from
-// sight. A mail without a From address gets "unknown" and a warning.
+// sight. A mail without From gets the address "unknown" and a warning (a
+// named null sender, "MAILER-DAEMON <>", keeps its name and no address).
 func ReadInbound(r io.Reader) *Message {
 	raw := &headBuffer{max: rawKeep}
 	m, err := Parse(io.TeeReader(r, raw))
@@ -31,7 +32,7 @@ func ReadInbound(r io.Reader) *Message {
 			ParseError: err.Error(),
 		}
 	}
-	if m.From.Addr == "" {
+	if m.From == (Address{}) {
 		m.From.Addr = "unknown"
 		m.Warnings = append(m.Warnings, "no From address")
 	}
