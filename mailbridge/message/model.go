@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -62,9 +63,13 @@ type Message struct {
 	// trimmed; from the text/plain parts, else from the text/html parts
 	// converted to readable text. Text parts of a multipart/mixed are joined
 	// with a blank line; of a multipart/alternative only one is used.
-	Text      string `json:"text"`
-	Truncated bool   `json:"truncated,omitempty"` // Text was cut at MaxText bytes (on a UTF-8 boundary)
-	HTMLOnly  bool   `json:"html_only,omitempty"` // Text came from HTML (no text/plain part contributed to it)
+	Text string `json:"text"`
+	// QuoteAt, when > 0, is where the history starts in Text (see
+	// FoldQuote): Text[:QuoteAt] is what the sender wrote, Text[QuoteAt:]
+	// quoted mail, forwarded headers or a signature, to fold away.
+	QuoteAt   int  `json:"quote_at,omitempty"`
+	Truncated bool `json:"truncated,omitempty"` // Text was cut at MaxText bytes (on a UTF-8 boundary)
+	HTMLOnly  bool `json:"html_only,omitempty"` // Text came from HTML (no text/plain part contributed to it)
 
 	Attachments []Attachment `json:"attachments,omitempty"`
 	Auto        bool         `json:"auto,omitempty"`     // automated mail, see IsAutomated
@@ -72,6 +77,24 @@ type Message struct {
 	// ParseError is set when the mail could not be parsed; Text then holds
 	// the beginning of the raw message so that nothing is lost from sight.
 	ParseError string `json:"parse_error,omitempty"`
+}
+
+// NewText returns what the sender wrote: Text without the history
+// FoldQuote found (all of Text when there is none).
+func (m *Message) NewText() string {
+	if m.QuoteAt > 0 && m.QuoteAt < len(m.Text) {
+		return m.Text[:m.QuoteAt]
+	}
+	return m.Text
+}
+
+// Quoted returns the history folded away from NewText, without the blank
+// lines before it ("" when there is none).
+func (m *Message) Quoted() string {
+	if m.QuoteAt > 0 && m.QuoteAt < len(m.Text) {
+		return strings.TrimLeft(m.Text[m.QuoteAt:], "\n")
+	}
+	return ""
 }
 
 // MaxText is the maximum length of Message.Text in bytes.

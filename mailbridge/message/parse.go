@@ -40,6 +40,9 @@ func Parse(r io.Reader) (*Message, error) {
 
 	parts := p.entity(h.Header, br, 0, "", true)
 	p.setText(parts)
+	if n := FoldQuote(p.msg.Text); n < len(p.msg.Text) {
+		p.msg.QuoteAt = n
+	}
 
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		p.warnf("reading message: %v", err)

@@ -285,6 +285,18 @@ func TestParseFixtureFacts(t *testing.T) {
 	check("from-several", "Cc", fs.Cc, []Address{{"Finance", "finance@customer.example"}})
 	check("from-several", "Warnings", len(fs.Warnings), 1)
 
+	check("reply", "NewText", r.NewText(), "It still fails with the same error, see below.")
+	if q := r.Quoted(); !strings.HasPrefix(q, "On Tue, 12 Mar 2024 at 09:00, Support") {
+		t.Errorf("reply: Quoted %q", q)
+	}
+	check("plain", "NewText", strings.HasSuffix(p.NewText(), "Thanks,\nAlice"), true)
+	check("outlook-html-reply", "NewText", m("outlook-html-reply").NewText(), "Hi Support,\n\nthe export works again, thank you!\n\nBest regards\nFrank Ops\nCustomer Inc.")
+	fo := m("forward-only")
+	if !strings.HasSuffix(fo.NewText(), "after every login.") || !strings.HasPrefix(fo.NewText(), "---------- Forwarded message") {
+		t.Errorf("forward-only: NewText %q", fo.NewText())
+	}
+	check("html-only", "QuoteAt", h.QuoteAt, 0)
+
 	hm := m("html-meta-charset")
 	check("html-meta-charset", "Text", hm.Text, "Zażółć gęślą jaźń.")
 }
