@@ -102,7 +102,7 @@ func BenchmarkHTMLToText(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := htmlToText(strings.NewReader(in), MaxText+1); err != nil {
+		if _, _, err := HTMLToText(strings.NewReader(in), MaxText+1); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,13 +5,29 @@
 //
 // Model: [Message], [Address], [Attachment]. Their JSON form is what the
 // store records: names and shapes are kept compatible with records already
-// written, new fields are omitted when empty.
+// written, and fields added since are omitted when empty.
 //
 // Reading mail:
 //   - [Parse] reads one mail, streaming (attachments are never held in
 //     memory), and returns an error only when there is no header at all.
 //   - [ReadInbound] never fails: an unparseable mail comes back with
 //     ParseError set and the beginning of its raw text.
+//   - [ParseOptions] has the same two as methods; its Attachment callback
+//     is handed each attachment's content as a stream while the mail is
+//     parsed (to spool it to disk).
+//
+// Parsing repairs rather than trusts: header blocks (the top-level one and
+// those of parts) are read leniently, declared charsets the bytes
+// contradict are replaced (see chooseCharset), UTF-7 is decoded, a part
+// that does not decode to text is not shown as text, the null sender of
+// bounces is not a malformed address. What was repaired or skipped is
+// said in Message.Warnings.
+//
+// Text:
+//   - [HTMLToText] converts HTML to readable plain text.
+//   - [FoldQuote] finds where the quoted history, forwarded headers or
+//     signature start in a mail's text; Parse records it in
+//     Message.QuoteAt ([Message.NewText], [Message.Quoted]).
 //
 // Format rules:
 //   - [CanonMsgID]: the canonical form of a Message-ID (a store key).

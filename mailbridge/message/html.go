@@ -16,7 +16,7 @@ import (
 // data: URI, a giant text run) larger than this stops the conversion.
 const maxHTMLToken = 4 << 20
 
-// htmlToText converts the HTML read from r into readable plain text for chat,
+// HTMLToText converts the HTML read from r (UTF-8) into readable plain text,
 // streaming with the x/net/html tokenizer: script, style, head, title and
 // similar elements and elements hidden with display:none are dropped; block
 // elements (p, div, br, li, tr, h1-h6, blockquote, ...) become line breaks;
@@ -28,7 +28,7 @@ const maxHTMLToken = 4 << 20
 // Output stops after limit bytes (limit <= 0: no limit), with truncated set;
 // r is then not read to its end. Invalid UTF-8 in the input is read as
 // Windows-1252. The error is nil at a normal end of input.
-func htmlToText(r io.Reader, limit int) (text string, truncated bool, err error) {
+func HTMLToText(r io.Reader, limit int) (text string, truncated bool, err error) {
 	z := html.NewTokenizer(r)
 	z.SetMaxBuf(maxHTMLToken)
 	c := &htmlConv{w: textWriter{limit: limit}}

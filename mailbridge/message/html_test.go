@@ -47,7 +47,7 @@ func TestHTMLToText(t *testing.T) {
 		{"empty", "", ""},
 		{"text only", "just text", "just text"},
 	} {
-		got, truncated, err := htmlToText(strings.NewReader(tc.in), 0)
+		got, truncated, err := HTMLToText(strings.NewReader(tc.in), 0)
 		if err != nil || truncated {
 			t.Errorf("%s: err=%v truncated=%v", tc.name, err, truncated)
 		}
@@ -59,11 +59,11 @@ func TestHTMLToText(t *testing.T) {
 
 func TestHTMLToTextLimit(t *testing.T) {
 	in := strings.Repeat("<p>ünïcödé text</p>", 1000)
-	got, truncated, err := htmlToText(strings.NewReader(in), 100)
+	got, truncated, err := HTMLToText(strings.NewReader(in), 100)
 	if err != nil || !truncated || len(got) > 100 || !utf8.ValidString(got) {
 		t.Errorf("len=%d truncated=%v err=%v valid=%v", len(got), truncated, err, utf8.ValidString(got))
 	}
-	got, truncated, _ = htmlToText(strings.NewReader("<p>short</p>"), 100)
+	got, truncated, _ = HTMLToText(strings.NewReader("<p>short</p>"), 100)
 	if truncated || got != "short" {
 		t.Errorf("short: %q %v", got, truncated)
 	}
@@ -71,7 +71,7 @@ func TestHTMLToTextLimit(t *testing.T) {
 
 func TestHTMLToTextHugeToken(t *testing.T) {
 	in := "<p>before</p><img src=\"data:image/png;base64," + strings.Repeat("A", maxHTMLToken+10) + "\"><p>after</p>"
-	got, truncated, err := htmlToText(strings.NewReader(in), 0)
+	got, truncated, err := HTMLToText(strings.NewReader(in), 0)
 	if err == nil || !truncated || got != "before" {
 		t.Errorf("got %q truncated=%v err=%v", got, truncated, err)
 	}

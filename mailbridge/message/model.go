@@ -32,14 +32,28 @@ type Attachment struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 	Size int64  `json:"size"`
+	// ContentID is the part's Content-ID in canonical form (CanonMsgID:
+	// no angle brackets), what cid: URLs refer to.
+	ContentID string `json:"content_id,omitempty"`
 	// Inline is true for parts meant to be shown inside the message
 	// (Content-Disposition: inline, or a part of a multipart/related
 	// without a disposition), e.g. images referenced by the HTML.
 	Inline bool `json:"inline,omitempty"`
+	// Referenced is true when the mail's HTML refers to the part (a cid:
+	// URL): an image of the HTML, not a file the sender attached. The
+	// HTML looked at is the one shown, and any HTML of a
+	// multipart/related (where such images belong).
+	Referenced bool `json:"referenced,omitempty"`
 	// Shown is true for a text attachment whose text is part of
 	// Message.Text (an inline text/plain attachment, or a named one
 	// that is the mail's only text).
 	Shown bool `json:"shown,omitempty"`
+	// Ref is free for the ParseOptions.Attachment callback, e.g. where it
+	// stored the content.
+	Ref string `json:"ref,omitempty"`
+	// Error says why the ParseOptions.Attachment callback failed on the
+	// part (its content was then not stored).
+	Error string `json:"error,omitempty"`
 }
 
 // Message is the parsed form of one inbound mail. Its JSON form is what

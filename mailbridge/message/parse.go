@@ -22,8 +22,27 @@ import (
 // otherwise it returns the best message it could, with Warnings describing
 // what was wrong or skipped.
 func Parse(r io.Reader) (*Message, error) {
+	return ParseOptions{}.Parse(r)
+}
+
+// ParseOptions are the options of a parse; the zero value is Parse's.
+type ParseOptions struct {
+	// Attachment, if set, is called for each attachment and inline part
+	// (each part listed in Message.Attachments, text attachments that
+	// are shown included) while the mail is parsed, with the part's
+	// decoded content as a stream: a caller can write it to disk without
+	// the mail ever being held in memory. a is the attachment as it will
+	// be listed; its Size is set after the call, and the callback may set
+	// Ref. It need not read r to its end. An error marks the attachment
+	// (Attachment.Error) and the parse goes on: the other attachments and
+	// the text are still produced.
+	Attachment func(a *Attachment, r io.Reader) error
+}
+
+// Parse is the package's Parse with these options.
+func (o ParseOptions) Parse(r io.Reader) (*Message, error) {
 	br := bufio.NewReaderSize(r, 16<<10)
-	p := &parser{msg: &Message{}, budget: textBudget}
+	p := &parser{msg: &Message{}, budget: textBudget, opts: o}
 
 	th, nfields, err := p.readHeader(br)
 	if nfields == 0 {
@@ -38,8 +57,9 @@ func Parse(r io.Reader) (*Message, error) {
 	h := mail.Header{Header: gomessage.Header{Header: th}}
 	p.headers(&h)
 
-	parts := p.entity(h.Header, br, 0, "", true)
+	parts := p.entity(h.Header, br, position{}, true)
 	p.setText(parts)
+	p.markReferenced()
 	if n := FoldQuote(p.msg.Text); n < len(p.msg.Text) {
 		p.msg.QuoteAt = n
 	}
@@ -58,7 +78,9 @@ func Parse(r io.Reader) (*Message, error) {
 
 type parser struct {
 	msg    *Message
-	budget int // bytes of text that may still be held
+	opts   ParseOptions
+	budget int             // bytes of text that may still be held
+	cids   map[string]bool // Content-IDs the HTML refers to (cid: URLs), canonical
 
 	unexpectedEOF      bool // a part ended at EOF instead of at its boundary
 	eofReported        bool
@@ -94,11 +116,19 @@ type textPart struct {
 	att  int // index of the attachment the text comes from, -1 if none
 }
 
+// position is where an entity is in the MIME tree.
+type position struct {
+	depth   int
+	parent  string // media type of the enclosing multipart, "" at the top
+	related bool   // inside a multipart/related
+}
+
 // entity handles one MIME entity with header h and raw (not yet transfer-
-// decoded) body. parent is the media type of the enclosing multipart ("" at
-// the top). If wantText is false, text parts are skipped (an alternative was
-// already chosen). It returns the body text the entity contributes.
-func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent string, wantText bool) []textPart {
+// decoded) body. If wantText is false, text parts are skipped (an
+// alternative was already chosen). It returns the body text the entity
+// contributes.
+func (p *parser) entity(h gomessage.Header, body io.Reader, pos position, wantText bool) []textPart {
+	depth, parent := pos.depth, pos.parent
 	mt, params := p.contentType(&h, parent)
 
 	if strings.HasPrefix(mt, "multipart/") {
@@ -114,7 +144,7 @@ func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent st
 			p.attachment(h, body, mt, parent, nil)
 			return nil
 		default:
-			return p.multipart(mt, boundary, body, depth, wantText)
+			return p.multipart(mt, boundary, body, pos, wantText)
 		}
 	}
 
@@ -125,7 +155,7 @@ func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent st
 	isText := mt == "text/plain" || mt == "text/html"
 	named := depth > 0 && filename(&h) != ""
 	if isText && inline && !named {
-		return p.bodyPart(h, body, mt, params, wantText)
+		return p.bodyPart(h, body, mt, params, pos, wantText)
 	}
 	decoded := p.transferDecoder(&h, body, mt)
 	if mt != "text/plain" || !inline || !wantText || p.budget <= 0 {
@@ -144,9 +174,15 @@ func (p *parser) entity(h gomessage.Header, body io.Reader, depth int, parent st
 }
 
 // bodyPart reads a text/plain or text/html body part.
-func (p *parser) bodyPart(h gomessage.Header, body io.Reader, mt string, params map[string]string, wantText bool) []textPart {
+func (p *parser) bodyPart(h gomessage.Header, body io.Reader, mt string, params map[string]string, pos position, wantText bool) []textPart {
 	if !wantText || p.budget <= 0 {
-		// Not needed: skip without decoding.
+		// Not needed: skip without decoding, except HTML that may
+		// refer to the images of its multipart/related (cid: URLs).
+		// Decoding HTML costs as much as the rest of a typical parse,
+		// so HTML elsewhere is not looked at.
+		if mt == "text/html" && pos.related {
+			body = p.cidScanner(p.transferDecoder(&h, body, mt))
+		}
 		p.drain(body, mt)
 		if wantText {
 			return []textPart{{html: mt == "text/html", truncated: true, att: -1}}
@@ -157,7 +193,7 @@ func (p *parser) bodyPart(h gomessage.Header, body io.Reader, mt string, params 
 	cte := h.Get("Content-Transfer-Encoding")
 	var tp textPart
 	if mt == "text/html" {
-		tp = p.readHTML(decoded, params, cte)
+		tp = p.readHTML(p.cidScanner(decoded), params, cte)
 	} else {
 		buf, more := p.readLimited(decoded, rawTextLimit, mt)
 		tp = p.plainText(buf, more, params, cte)
@@ -184,7 +220,7 @@ func (p *parser) transferDecoder(h *gomessage.Header, body io.Reader, mt string)
 	return e.Body
 }
 
-func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantText bool) []textPart {
+func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wantText bool) []textPart {
 	pre := &capture{limit: preambleLimit}
 	mr := textproto.NewMultipartReader(newPartFilter(p, io.TeeReader(body, pre), boundary), boundary)
 	alternative := mt == "multipart/alternative"
@@ -221,7 +257,8 @@ func (p *parser) multipart(mt, boundary string, body io.Reader, depth int, wantT
 		if alternative && hasText(alts, true) {
 			childWant = false
 		}
-		parts := p.entity(gomessage.Header{Header: tp.Header}, tp, depth+1, mt, childWant)
+		child := position{depth: pos.depth + 1, parent: mt, related: pos.related || mt == "multipart/related"}
+		parts := p.entity(gomessage.Header{Header: tp.Header}, tp, child, childWant)
 		if alternative {
 			alts = append(alts, parts)
 		} else {
@@ -292,35 +329,6 @@ func (c *capture) Write(b []byte) (int, error) {
 }
 
 func (c *capture) stop() { c.stopped, c.buf = true, nil }
-
-// attachment lists a non-body part and reads its (transfer-decoded) body
-// to the end; capt, if not nil, keeps the beginning of it. It returns the
-// attachment's index in Message.Attachments, -1 if not listed.
-func (p *parser) attachment(h gomessage.Header, body io.Reader, mt, parent string, capt *textCapture) int {
-	disp := dispositionType(&h)
-	a := Attachment{
-		Name:   filename(&h),
-		Type:   mt,
-		Inline: disp == "inline" || (disp == "" && parent == "multipart/related"),
-	}
-	if capt != nil {
-		body = io.TeeReader(body, capt)
-	}
-	a.Size = p.drain(body, mt)
-	if len(p.msg.Attachments) >= maxAttachments {
-		p.droppedAttachments++
-		return -1
-	}
-	p.msg.Attachments = append(p.msg.Attachments, a)
-	return len(p.msg.Attachments) - 1
-}
-
-// drain reads body to its end without keeping it and returns the byte count.
-func (p *parser) drain(body io.Reader, mt string) int64 {
-	n, err := io.Copy(io.Discard, body)
-	p.readErr(err, mt)
-	return n
-}
 
 func (p *parser) readErr(err error, mt string) {
 	switch {

@@ -194,7 +194,7 @@ func TestParseFixtureFacts(t *testing.T) {
 	at := m("attachment")
 	check("attachment", "Attachments", at.Attachments, []Attachment{
 		{Name: "invoice-2024-03.pdf", Type: "application/pdf", Size: 2266},
-		{Name: "lögo.png", Type: "image/png", Size: 69, Inline: true},
+		{Name: "lögo.png", Type: "image/png", Size: 69, ContentID: "logo@billing.example.com", Inline: true},
 	})
 	check("attachment", "Text", at.Text, "Please find the invoice for March attached.\n\nOur logo is inline below.")
 

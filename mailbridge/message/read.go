@@ -16,8 +16,13 @@ const rawKeep = 32 << 10
 // sight. A mail without From gets the address "unknown" and a warning (a
 // named null sender, "MAILER-DAEMON <>", keeps its name and no address).
 func ReadInbound(r io.Reader) *Message {
+	return ParseOptions{}.ReadInbound(r)
+}
+
+// ReadInbound is the package's ReadInbound with these options.
+func (o ParseOptions) ReadInbound(r io.Reader) *Message {
 	raw := &headBuffer{max: rawKeep}
-	m, err := Parse(io.TeeReader(r, raw))
+	m, err := o.Parse(io.TeeReader(r, raw))
 	// Whatever the parser left unread must still leave the connection.
 	if _, cerr := io.Copy(raw, r); cerr != nil && err == nil {
 		err = cerr

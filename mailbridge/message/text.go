@@ -104,7 +104,7 @@ func (p *parser) readHTML(r io.Reader, params map[string]string, cte string) tex
 	}
 	cs := p.charset("text/html", label, sample.Bytes(), sample.Len() < htmlSample)
 	r = cs.reader(io.MultiReader(&sample, r))
-	text, truncated, err := htmlToText(r, MaxText+1)
+	text, truncated, err := HTMLToText(r, MaxText+1)
 	if err != nil {
 		p.warnf("text/html part: %v (text converted up to the error is used)", err)
 	}
