@@ -2,6 +2,7 @@ package message
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -331,10 +332,15 @@ func (c *capture) Write(b []byte) (int, error) {
 func (c *capture) stop() { c.stopped, c.buf = true, nil }
 
 func (p *parser) readErr(err error, mt string) {
+	var b64 base64.CorruptInputError
 	switch {
 	case err == nil:
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		p.unexpectedEOF = true
+	case errors.As(err, &b64):
+		// Its offset counts from the start of the read that failed, so
+		// it depends on how the mail arrived: say it without.
+		p.warnf("%s part: invalid base64 data (content read up to the error is used)", mt)
 	default:
 		p.warnf("%s part: %v (content read up to the error is used)", mt, err)
 	}
