@@ -1,9 +1,8 @@
 package message
 
 import (
-	"testing"
-
 	"net/textproto"
+	"testing"
 )
 
 func TestIsAutomated(t *testing.T) {

@@ -2,11 +2,12 @@ package message
 
 import (
 	"errors"
-	gomessage "github.com/emersion/go-message"
-	"github.com/emersion/go-message/mail"
 	"mime"
 	"slices"
 	"strings"
+
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
 )
 
 // headers fills the header-derived fields of p.msg.

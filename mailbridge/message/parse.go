@@ -15,8 +15,9 @@ import (
 )
 
 // Parse reads one RFC 5322 message from r, streaming: attachment bodies are
-// counted (io.Copy to io.Discard) never held in memory, so a 20 MB attachment
-// costs no more than a small buffer. Parse reads r to its end.
+// counted (or handed to ParseOptions.Attachment), never held in memory, so a
+// 20 MB attachment costs no more than a small buffer. Parse reads r to its
+// end.
 //
 // It returns an error only when nothing usable could be read (no header
 // field at all, ErrNoHeader, or a read error before any header field);
@@ -222,7 +223,7 @@ func (p *parser) transferDecoder(h *gomessage.Header, body io.Reader, mt string)
 }
 
 func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wantText bool) []textPart {
-	pre := &capture{limit: preambleLimit}
+	pre := &textCapture{limit: preambleLimit}
 	mr := textproto.NewMultipartReader(newPartFilter(p, io.TeeReader(body, pre), boundary), boundary)
 	alternative := mt == "multipart/alternative"
 	var (
@@ -240,7 +241,7 @@ func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wa
 				p.warnf("%s: no part found (boundary %q never seen); raw body shown as text", mt, boundary)
 				if wantText {
 					text, truncated := cleanPlain(validUTF8(string(pre.buf)), false, false)
-					out = append(out, textPart{text: text, truncated: truncated || pre.full, att: -1})
+					out = append(out, textPart{text: text, truncated: truncated || pre.more, att: -1})
 				}
 			} else if strings.HasSuffix(err.Error(), "EOF") {
 				p.warnf("%s: closing boundary missing; the %d part(s) read are kept", mt, n)
@@ -307,29 +308,6 @@ func chooseAlternative(alts [][]textPart) []textPart {
 	}
 	return nil
 }
-
-// capture keeps the first limit bytes written to it until stopped.
-type capture struct {
-	buf     []byte
-	limit   int
-	full    bool
-	stopped bool
-}
-
-func (c *capture) Write(b []byte) (int, error) {
-	if c.stopped {
-		return len(b), nil
-	}
-	if room := c.limit - len(c.buf); len(b) > room {
-		c.buf = append(c.buf, b[:room]...)
-		c.full = true
-	} else {
-		c.buf = append(c.buf, b...)
-	}
-	return len(b), nil
-}
-
-func (c *capture) stop() { c.stopped, c.buf = true, nil }
 
 func (p *parser) readErr(err error, mt string) {
 	var b64 base64.CorruptInputError

@@ -11,6 +11,9 @@ import (
 // on beyond them) into a text candidate. cte is the part's transfer
 // encoding, for warnings.
 func (p *parser) plainText(buf []byte, more bool, params map[string]string, cte string) textPart {
+	if more {
+		buf = trimPartialRune(buf) // cut in the middle of a character
+	}
 	cs := p.charset("text/plain", params["charset"], buf, !more)
 	s := cs.decode(buf)
 	if looksBinary(s) {
@@ -46,15 +49,21 @@ func looksBinary(s string) bool {
 	return bad >= 3 && bad*20 > n
 }
 
-// textCapture keeps the first limit bytes written to it; more reports
-// whether anything but whitespace came after them.
+// textCapture keeps the first limit bytes written to it (until stopped);
+// more reports whether anything but whitespace came after them.
 type textCapture struct {
-	buf   []byte
-	limit int
-	more  bool
+	buf     []byte
+	limit   int
+	more    bool
+	stopped bool
 }
 
+func (c *textCapture) stop() { c.stopped, c.buf = true, nil }
+
 func (c *textCapture) Write(b []byte) (int, error) {
+	if c.stopped {
+		return len(b), nil
+	}
 	room := c.limit - len(c.buf)
 	if room > 0 {
 		c.buf = append(c.buf, b[:min(room, len(b))]...)
@@ -68,29 +77,10 @@ func (c *textCapture) Write(b []byte) (int, error) {
 // readLimited reads at most limit bytes of r, then drains the rest; more
 // reports whether the rest contained anything but whitespace.
 func (p *parser) readLimited(r io.Reader, limit int, mt string) (buf []byte, more bool) {
-	var b bytes.Buffer
-	_, err := io.Copy(&b, io.LimitReader(r, int64(limit)))
+	c := &textCapture{limit: limit}
+	_, err := io.Copy(c, r)
 	p.readErr(err, mt)
-	if b.Len() < limit {
-		return b.Bytes(), false
-	}
-	w := &nonSpaceWriter{}
-	_, err = io.Copy(w, r)
-	p.readErr(err, mt)
-	buf = b.Bytes()
-	if w.seen {
-		buf = trimPartialRune(buf)
-	}
-	return buf, w.seen
-}
-
-type nonSpaceWriter struct{ seen bool }
-
-func (w *nonSpaceWriter) Write(b []byte) (int, error) {
-	if !w.seen && len(bytes.TrimSpace(b)) > 0 {
-		w.seen = true
-	}
-	return len(b), nil
+	return c.buf, c.more
 }
 
 func (p *parser) readHTML(r io.Reader, params map[string]string, cte string) textPart {
