@@ -125,3 +125,21 @@ func BenchmarkReadInbound20MBAttachment(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFoldQuote folds the longest text a mail can have: MaxText of
+// a reply with a long quoted history.
+func BenchmarkFoldQuote(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("Thanks, that fixed it!\n\nOn Tue, Mar 12, 2024 at 9:00 AM Support <support@inboxbot.test> wrote:\n")
+	for sb.Len() < MaxText-100 {
+		sb.WriteString("> A line of the quoted history: what was said before, wrapped at 72 columns.\n")
+	}
+	text := sb.String()
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if FoldQuote(text) != len("Thanks, that fixed it!") {
+			b.Fatal("not folded")
+		}
+	}
+}

@@ -160,12 +160,16 @@ func markRegions(lines []line, kind []lineKind) []region {
 			continue
 		}
 		t := strings.TrimSpace(lines[i].s)
+		if len(t) > 400 {
+			continue // no marker is that long (and long lines are costly to match)
+		}
+		dashOrColon := strings.HasPrefix(t, "-") || strings.HasSuffix(t, ":")
 		switch {
 		case isSignature(t):
 			mark(markSignature, i, i+1, true)
-		case reForward.MatchString(t):
+		case dashOrColon && reForward.MatchString(t):
 			mark(markForward, i, headersEnd(lines, i+1), true)
-		case reOriginal.MatchString(t) || isUnderscores(t):
+		case dashOrColon && reOriginal.MatchString(t) || isUnderscores(t):
 			if end, ok := outlookBlock(lines, nextText(lines, kind, i+1)); ok {
 				mark(markHeaders, i, end, true)
 			} else if !isUnderscores(t) {
@@ -285,7 +289,11 @@ var headerKeys = map[string]headerKind{
 // headerKey returns which quoted header s is ("From: x", "*From:* x",
 // "De : x").
 func headerKey(s string) headerKind {
-	m := reHeaderLine.FindStringSubmatch(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ':'); i < 1 || i > 40 {
+		return keyNone
+	}
+	m := reHeaderLine.FindStringSubmatch(s)
 	if m == nil {
 		return keyNone
 	}
@@ -293,7 +301,7 @@ func headerKey(s string) headerKind {
 }
 
 func isSignature(t string) bool {
-	return t == "--" || t == "-- " || reMobileSig.MatchString(t)
+	return t == "--" || t == "-- " || len(t) <= 64 && reMobileSig.MatchString(t)
 }
 
 func isUnderscores(t string) bool {

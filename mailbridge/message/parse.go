@@ -310,16 +310,22 @@ func chooseAlternative(alts [][]textPart) []textPart {
 }
 
 func (p *parser) readErr(err error, mt string) {
-	var b64 base64.CorruptInputError
 	switch {
 	case err == nil:
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		p.unexpectedEOF = true
-	case errors.As(err, &b64):
-		// Its offset counts from the start of the read that failed, so
-		// it depends on how the mail arrived: say it without.
-		p.warnf("%s part: invalid base64 data (content read up to the error is used)", mt)
 	default:
-		p.warnf("%s part: %v (content read up to the error is used)", mt, err)
+		p.warnf("%s part: %s (content read up to the error is used)", mt, readError(err))
 	}
+}
+
+// readError describes an error reading a part.
+func readError(err error) string {
+	var b64 base64.CorruptInputError
+	if errors.As(err, &b64) {
+		// Its offset counts from the start of the Read that failed, so
+		// it depends on how the mail arrived: say it without.
+		return "invalid base64 data"
+	}
+	return err.Error()
 }

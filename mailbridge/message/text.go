@@ -96,7 +96,7 @@ func (p *parser) readHTML(r io.Reader, params map[string]string, cte string) tex
 	r = cs.reader(io.MultiReader(&sample, r))
 	text, truncated, err := HTMLToText(r, MaxText+1)
 	if err != nil {
-		p.warnf("text/html part: %v (text converted up to the error is used)", err)
+		p.warnf("text/html part: %s (text converted up to the error is used)", readError(err))
 	}
 	p.drain(r, "text/html")
 	if looksBinary(text) {
