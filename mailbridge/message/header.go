@@ -30,7 +30,7 @@ type headerBlock struct {
 	joined   int
 	dropEx   string // first dropped line
 	joinEx   string // first joined line
-	overflow bool   // fields dropped beyond maxHeaderBytes
+	overflow bool   // fields dropped or cut beyond maxHeaderBytes
 }
 
 // add takes one line (without its line ending) of a header block. It
@@ -42,8 +42,7 @@ func (hb *headerBlock) add(line []byte) bool {
 		if hb.field == nil {
 			return false
 		}
-		hb.field = append(hb.field, '\r', '\n')
-		hb.field = append(hb.field, line...)
+		hb.extend(line)
 	case validFieldLine(line):
 		hb.flush()
 		hb.field = append([]byte(nil), line...)
@@ -52,12 +51,22 @@ func (hb *headerBlock) add(line []byte) bool {
 			hb.joinEx = clip(string(line), 60)
 		}
 		hb.joined++
-		hb.field = append(hb.field, "\r\n "...)
-		hb.field = append(hb.field, line...)
+		hb.extend(append([]byte(" "), line...))
 	default:
 		return false
 	}
 	return true
+}
+
+// extend adds a continuation line to the field; a field that would not
+// fit in the block anyway stops growing.
+func (hb *headerBlock) extend(line []byte) {
+	if len(hb.field)+len(line) > maxHeaderBytes {
+		hb.overflow = true
+		return
+	}
+	hb.field = append(hb.field, '\r', '\n')
+	hb.field = append(hb.field, line...)
 }
 
 func (hb *headerBlock) drop(line []byte) {

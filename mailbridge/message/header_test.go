@@ -107,3 +107,17 @@ func TestParseOneByteReads(t *testing.T) {
 		}
 	}
 }
+
+// A header that goes on and on (one field continued forever) is cut at
+// maxHeaderBytes, not held whole.
+func TestParseHugeHeaderField(t *testing.T) {
+	line := " " + strings.Repeat("x", 998) + "\r\n"
+	in := "Subject: start\r\nX-Long: a\r\n" + strings.Repeat(line, 3*maxHeaderBytes/len(line)) + "\r\nbody\r\n"
+	m, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "start" || m.Text != "body" || len(m.Warnings) != 1 {
+		t.Errorf("Subject %q Text %q Warnings %q", m.Subject, m.Text, m.Warnings)
+	}
+}
