@@ -245,7 +245,8 @@ type partFilter struct {
 	out     []byte // output not yet read
 	outBuf  []byte // holds out when it is not br's buffer
 	atStart bool   // the next byte of br starts a line
-	closed  bool   // the closing delimiter was seen: the rest passes through
+	parts   bool   // a delimiter was seen
+	closed  bool   // the closing delimiter was seen after one: the rest passes through
 	err     error
 }
 
@@ -288,7 +289,9 @@ func (f *partFilter) fill() {
 		if line != nil && bytes.HasPrefix(line, f.dash) {
 			switch rest := bytes.TrimLeft(line[len(f.dash):], " \t"); {
 			case bytes.HasPrefix(rest, []byte("--")):
-				f.closed = true
+				// Before any part, go-message may read past it
+				// (when its line end differs): keep filtering.
+				f.closed = f.parts
 			case len(rest) == 0 || string(rest) == "\n" || string(rest) == "\r\n":
 				f.delimiter(len(line))
 				return
@@ -316,6 +319,7 @@ func (f *partFilter) fill() {
 // delimiter outputs the delimiter line of n bytes at the start of br and
 // the sanitized header block after it.
 func (f *partFilter) delimiter(n int) {
+	f.parts = true
 	line, _ := f.br.Peek(n)
 	out := append(f.outBuf[:0], line...)
 	f.br.Discard(n)

@@ -224,7 +224,8 @@ func (p *parser) transferDecoder(h *gomessage.Header, body io.Reader, mt string)
 
 func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wantText bool) []textPart {
 	pre := &textCapture{limit: preambleLimit}
-	mr := textproto.NewMultipartReader(newPartFilter(p, io.TeeReader(body, pre), boundary), boundary)
+	raw := io.TeeReader(body, pre)
+	mr := textproto.NewMultipartReader(newPartFilter(p, raw, boundary), boundary)
 	alternative := mt == "multipart/alternative"
 	var (
 		out  []textPart
@@ -239,6 +240,9 @@ func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wa
 		if err != nil {
 			if n == 0 {
 				p.warnf("%s: no part found (boundary %q never seen); raw body shown as text", mt, boundary)
+				// What was captured depends on how far the readers
+				// read ahead: capture the rest too (up to the limit).
+				p.drain(raw, mt)
 				if wantText {
 					text, truncated := cleanPlain(validUTF8(string(pre.buf)), false, false)
 					out = append(out, textPart{text: text, truncated: truncated || pre.more, att: -1})
