@@ -206,3 +206,40 @@ func TestParseAttachmentCallbackBig(t *testing.T) {
 		t.Errorf("allocated %d bytes for a %d byte attachment; want < 4 MB", alloc, want)
 	}
 }
+
+// Go's streaming base64 decoder makes different things of corrupt data
+// depending on read sizes: the parse must not, on either side.
+func TestParseBase64ReadSizes(t *testing.T) {
+	for _, data := range []string{"000=0000", "AAEC!!!!", "AAECAw==AAECAw==", "QUJD\r\nR\r\nEVG=\r\n=", "QUJDREVG"} {
+		in := "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + data +
+			"\r\n--b\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n" + data + "\r\n--b--\r\n"
+		var want *Message
+		var wantContent string
+		for _, tc := range []struct {
+			name string
+			in   func() io.Reader
+			read func(io.Reader) io.Reader
+		}{
+			{"whole", func() io.Reader { return strings.NewReader(in) }, func(r io.Reader) io.Reader { return r }},
+			{"one-byte input", func() io.Reader { return iotest.OneByteReader(strings.NewReader(in)) }, func(r io.Reader) io.Reader { return r }},
+			{"one-byte reads of the content", func() io.Reader { return strings.NewReader(in) }, iotest.OneByteReader},
+		} {
+			var content []byte
+			m, err := ParseOptions{Attachment: func(a *Attachment, r io.Reader) error {
+				var err error
+				content, err = io.ReadAll(tc.read(r))
+				return err
+			}}.Parse(tc.in())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want, wantContent = m, string(content)
+				continue
+			}
+			if string(marshal(t, m)) != string(marshal(t, want)) || string(content) != wantContent {
+				t.Errorf("%q, %s: got %s %q, want %s %q", data, tc.name, marshal(t, m), content, marshal(t, want), wantContent)
+			}
+		}
+	}
+}

@@ -214,12 +214,67 @@ func (p *parser) transferDecoder(h *gomessage.Header, body io.Reader, mt string)
 	}
 	var th gomessage.Header
 	th.Set("Content-Transfer-Encoding", cte)
+	isBase64 := strings.EqualFold(strings.TrimSpace(cte), "base64")
+	if isBase64 {
+		body = fullReader{body}
+	}
 	e, err := gomessage.New(th, body)
 	if err != nil {
 		p.warnf("%s part: unknown transfer encoding %q, shown undecoded", mt, cte)
 		return body
 	}
+	if isBase64 {
+		// What Go's streaming base64 decoder makes of corrupt data
+		// depends on the sizes of the reads on both its sides; fixed
+		// sizes make a mail decode the same however it arrives and
+		// whoever reads it.
+		return &chunkReader{r: e.Body}
+	}
 	return e.Body
+}
+
+// fullReader fills each read as far as its source allows.
+type fullReader struct{ r io.Reader }
+
+func (f fullReader) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := f.r.Read(b[n:])
+		n += m
+		if err != nil || m == 0 {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// chunkReader reads its source in chunks of a fixed size, whatever the
+// sizes its own reader asks for.
+type chunkReader struct {
+	r    io.Reader
+	buf  []byte
+	data []byte // read, not yet returned
+	err  error
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) {
+	if len(c.data) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if c.buf == nil {
+			c.buf = make([]byte, 4<<10)
+		}
+		var n int
+		n, c.err = fullReader{c.r}.Read(c.buf)
+		c.data = c.buf[:n]
+		if n == 0 {
+			return 0, c.err
+		}
+	}
+	n := copy(b, c.data)
+	c.data = c.data[n:]
+	return n, nil
 }
 
 func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wantText bool) []textPart {
