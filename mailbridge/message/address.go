@@ -30,19 +30,21 @@ func parseAddressList(v string) (out []Address, lenient bool) {
 	if strings.TrimSpace(v) == "" {
 		return nil, false
 	}
-	if pieces := splitAddressList(v); slices.ContainsFunc(pieces, isNullMailbox) {
-		// net/mail rejects the null address "<>" and the whole list
-		// with it: take the pieces one by one.
-		for _, s := range pieces {
-			if isNullMailbox(s) {
-				out = append(out, nullMailbox(s))
-				continue
+	if hasNullAddr(v) {
+		if pieces := splitAddressList(v); slices.ContainsFunc(pieces, isNullMailbox) {
+			// net/mail rejects the null address "<>" and the whole
+			// list with it: take the pieces one by one.
+			for _, s := range pieces {
+				if isNullMailbox(s) {
+					out = append(out, nullMailbox(s))
+					continue
+				}
+				l, len := parseAddressList(s)
+				out = append(out, l...)
+				lenient = lenient || len
 			}
-			l, len := parseAddressList(s)
-			out = append(out, l...)
-			lenient = lenient || len
+			return out, lenient
 		}
-		return out, lenient
 	}
 	if l, err := addressParser.ParseList(relabelWords(v)); err == nil {
 		for _, a := range l {
@@ -68,6 +70,21 @@ func parseAddressList(v string) (out []Address, lenient bool) {
 		}
 	}
 	return out, true
+}
+
+// hasNullAddr reports whether v may have a null address: "<" and ">" with
+// only spaces between them (a cheap test before splitting the list).
+func hasNullAddr(v string) bool {
+	for {
+		i := strings.IndexByte(v, '<')
+		if i < 0 {
+			return false
+		}
+		v = strings.TrimLeft(v[i+1:], " \t")
+		if strings.HasPrefix(v, ">") {
+			return true
+		}
+	}
 }
 
 // isNullMailbox reports the null address of bounces, "<>" (RFC 5321's

@@ -143,3 +143,16 @@ func BenchmarkFoldQuote(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFoldQuoteTypical folds the text of the typical mail.
+func BenchmarkFoldQuoteTypical(b *testing.B) {
+	m, err := Parse(bytes.NewReader(typicalMail(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(m.Text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		FoldQuote(m.Text)
+	}
+}

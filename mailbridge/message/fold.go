@@ -70,7 +70,7 @@ type line struct {
 }
 
 func splitLines(text string) []line {
-	var out []line
+	out := make([]line, 0, strings.Count(text, "\n")+1)
 	off := 0
 	for {
 		i := strings.IndexByte(text[off:], '\n')
@@ -206,12 +206,12 @@ func nextText(lines []line, kind []lineKind, i int) int {
 func attribution(lines []line, kind []lineKind, i int) (end int, strong, ok bool) {
 	t := strings.TrimSpace(lines[i].s)
 	end = i + 1
-	if !reAttribEnd.MatchString(t) {
+	if !strings.HasSuffix(t, ":") || !reAttribEnd.MatchString(t) {
 		if !reAttribStart.MatchString(t) || i+1 >= len(lines) || kind[i+1] != lineText || len(t) > 200 {
 			return 0, false, false
 		}
 		t += " " + strings.TrimSpace(lines[i+1].s)
-		if !reAttribEnd.MatchString(t) {
+		if !strings.HasSuffix(t, ":") || !reAttribEnd.MatchString(t) {
 			return 0, false, false
 		}
 		end = i + 2
@@ -301,8 +301,22 @@ func headerKey(s string) headerKind {
 }
 
 func isSignature(t string) bool {
-	return t == "--" || t == "-- " || len(t) <= 64 && reMobileSig.MatchString(t)
+	if t == "--" || t == "-- " {
+		return true
+	}
+	if len(t) > 64 {
+		return false
+	}
+	for _, p := range mobileSigs {
+		if strings.HasPrefix(t, p) && len(t) > len(p) {
+			return p != "Von meinem " || strings.HasSuffix(t, " gesendet")
+		}
+	}
+	return false
 }
+
+// mobileSigs start the signatures mobile mail apps add.
+var mobileSigs = [...]string{"Sent from my ", "Get Outlook for ", "Von meinem ", "Envoyé de mon ", "Enviado desde mi ", "Inviato da "}
 
 func isUnderscores(t string) bool {
 	return len(t) >= 8 && strings.Trim(t, "_") == ""
@@ -316,5 +330,4 @@ var (
 	reHeaderLine  = regexp.MustCompile(`^\*?([\p{L}][\p{L}.'-]{0,24})` + sp + `*:\*?(` + sp + `|$)`)
 	reOriginal    = regexp.MustCompile(`(?i)^-{3,}` + sp + `*(original message|ursprüngliche nachricht|message d'origine|mensaje original|oorspronkelijk bericht|messaggio originale|mensagem original|opprinnelig melding|ursprungligt meddelande|oprindelig meddelelse)` + sp + `*-{3,}$`)
 	reForward     = regexp.MustCompile(`(?i)^(-{2,}` + sp + `*(forwarded message|original message|weitergeleitete nachricht|message transféré|mensaje reenviado|doorgestuurd bericht|messaggio inoltrato|mensagem encaminhada|videresendt meddelelse|vidarebefordrat meddelande)` + sp + `*-{2,}|begin forwarded message:|anfang der weitergeleiteten nachricht:|début du message réexpédié` + sp + `*:|inicio del mensaje reenviado:)$`)
-	reMobileSig   = regexp.MustCompile(`^(Sent from my .{1,40}|Get Outlook for (iOS|Android)|Von meinem .{1,30} gesendet|Envoyé de mon .{1,30}|Enviado desde mi .{1,30}|Inviato da .{1,30})$`)
 )

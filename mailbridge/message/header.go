@@ -251,8 +251,12 @@ type partFilter struct {
 }
 
 func newPartFilter(p *parser, r io.Reader, boundary string) *partFilter {
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < 4<<10 {
+		br = bufio.NewReaderSize(r, 4<<10)
+	}
 	return &partFilter{
-		p: p, br: bufio.NewReaderSize(r, 4<<10),
+		p: p, br: br,
 		dash: []byte("--" + boundary), nlDash: []byte("\n--" + boundary),
 		atStart: true,
 	}

@@ -278,9 +278,11 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 }
 
 func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wantText bool) []textPart {
+	// The filter's output is the body itself up to the first delimiter:
+	// pre keeps it for a multipart without parts.
 	pre := &textCapture{limit: preambleLimit}
-	raw := io.TeeReader(body, pre)
-	mr := textproto.NewMultipartReader(newPartFilter(p, raw, boundary), boundary)
+	filtered := io.TeeReader(newPartFilter(p, body, boundary), pre)
+	mr := textproto.NewMultipartReader(filtered, boundary)
 	alternative := mt == "multipart/alternative"
 	var (
 		out  []textPart
@@ -297,7 +299,7 @@ func (p *parser) multipart(mt, boundary string, body io.Reader, pos position, wa
 				p.warnf("%s: no part found (boundary %q never seen); raw body shown as text", mt, boundary)
 				// What was captured depends on how far the readers
 				// read ahead: capture the rest too (up to the limit).
-				p.drain(raw, mt)
+				p.drain(filtered, mt)
 				if wantText {
 					text, truncated := cleanPlain(validUTF8(string(pre.buf)), false, false)
 					out = append(out, textPart{text: text, truncated: truncated || pre.more, att: -1})

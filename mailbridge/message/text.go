@@ -35,18 +35,21 @@ func (p *parser) notText(mt, cte string) {
 }
 
 // looksBinary reports text with more control characters than text has
-// (one in twenty): the decoding of binary data, not something to show.
+// (one in twenty bytes): the decoding of binary data, not something to
+// show. C1 controls (U+0080-U+009F) count too.
 func looksBinary(s string) bool {
-	n, bad := 0, 0
-	for _, r := range s {
-		n++
-		switch {
-		case r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v':
-		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+	bad := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x20 && c < 0x7f || c > 0xc2: // the usual bytes first
+		case c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+		case c < 0x20 || c == 0x7f:
 			bad++
+		case c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0:
+			bad++ // UTF-8 of U+0080-U+009F
 		}
 	}
-	return bad >= 3 && bad*20 > n
+	return bad >= 3 && bad*20 > len(s)
 }
 
 // textCapture keeps the first limit bytes written to it (until stopped);
@@ -77,10 +80,16 @@ func (c *textCapture) Write(b []byte) (int, error) {
 // readLimited reads at most limit bytes of r, then drains the rest; more
 // reports whether the rest contained anything but whitespace.
 func (p *parser) readLimited(r io.Reader, limit int, mt string) (buf []byte, more bool) {
-	c := &textCapture{limit: limit}
-	_, err := io.Copy(c, r)
+	var b bytes.Buffer // its ReadFrom reads in place, without a copy buffer
+	_, err := b.ReadFrom(io.LimitReader(r, int64(limit)))
 	p.readErr(err, mt)
-	return c.buf, c.more
+	if b.Len() < limit {
+		return b.Bytes(), false
+	}
+	rest := &textCapture{}
+	_, err = io.Copy(rest, r)
+	p.readErr(err, mt)
+	return b.Bytes(), rest.more
 }
 
 func (p *parser) readHTML(r io.Reader, params map[string]string, cte string) textPart {
