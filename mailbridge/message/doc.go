@@ -17,11 +17,13 @@
 //     parsed (to spool it to disk).
 //
 // Parsing repairs rather than trusts: header blocks (the top-level one and
-// those of parts) are read leniently, declared charsets the bytes
-// contradict are replaced (see chooseCharset), UTF-7 is decoded, a part
-// that does not decode to text is not shown as text, the null sender of
-// bounces is not a malformed address. What was repaired or skipped is
-// said in Message.Warnings.
+// those of parts) are read leniently; a declared charset the bytes
+// contradict is replaced (UTF-8 labelled Latin-1 or ISO-2022-JP is read as
+// UTF-8, 8-bit "ISO-2022-JP" as EUC-JP or Shift_JIS); UTF-7 is decoded; a
+// named text part is the body when there is no other text, and inline text
+// attachments are shown; a part that does not decode to text is not shown
+// as text; the null sender of bounces is not a malformed address. What was
+// repaired or skipped is said in Message.Warnings.
 //
 // Text:
 //   - [HTMLToText] converts HTML to readable plain text.
