@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
 )
 
@@ -40,7 +41,7 @@ func queueReply(t testing.TB, st *store.Store, raw []byte, agent, text string) *
 		}
 	}
 	wm, _, _ := st.Watermark(testInbox, "INBOX")
-	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1, Mail: ReadInbound(bytes.NewReader(raw))}})
+	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1, Mail: message.ReadInbound(bytes.NewReader(raw))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func checkReply(t testing.TB, data []byte, job *store.MailJob, fromName, fromAdd
 	if date, err := h.Date(); err != nil || !date.Equal(job.Created.Truncate(time.Second)) {
 		t.Errorf("Date %q (%v), want %v", h.Get("Date"), err, job.Created)
 	}
-	parsed, err := Parse(bytes.NewReader(data))
+	parsed, err := message.Parse(bytes.NewReader(data))
 	if err != nil || parsed.Text != text {
 		t.Errorf("body text %q (%v), want %q", parsed.Text, err, text)
 	}
@@ -585,7 +586,7 @@ func TestSenderLeavesHeldRepliesAndSendsCc(t *testing.T) {
 	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: 1, Mail: ReadInbound(strings.NewReader(raw))}})
+	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: 1, Mail: message.ReadInbound(strings.NewReader(raw))}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@
 package mailbridge
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -14,13 +13,12 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
 )
 
@@ -532,7 +530,7 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 				in.UID = uint32(item.UID)
 			case imapclient.FetchItemDataBodySection:
 				if item.Literal != nil {
-					in.Mail = ReadInbound(progressReader{item.Literal, g})
+					in.Mail = message.ReadInbound(progressReader{item.Literal, g})
 				}
 			}
 		}
@@ -567,81 +565,4 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		}
 	}
 	return nil
-}
-
-const rawKeep = 32 << 10 // what of an unparseable mail we show
-
-// ReadInbound parses one raw mail from r, reading r to its end. A mail that
-// cannot be parsed still yields a record: its beginning, raw, with the error,
-// so that it is posted with a warning instead of being lost.
-func ReadInbound(r io.Reader) *store.InboundMail {
-	raw := &headBuffer{max: rawKeep}
-	m, err := Parse(io.TeeReader(r, raw))
-	// Whatever the parser left unread must still leave the connection.
-	if _, cerr := io.Copy(raw, r); cerr != nil && err == nil {
-		err = cerr
-	}
-	if err != nil {
-		text := strings.ReplaceAll(strings.ToValidUTF8(raw.String(), "\uFFFD"), "\r\n", "\n")
-		return &store.InboundMail{
-			Subject:    "(unreadable mail)",
-			From:       store.Address{Addr: "unknown"},
-			Text:       text,
-			Truncated:  raw.n > int64(len(raw.buf)),
-			ParseError: err.Error(),
-		}
-	}
-	return toInbound(m)
-}
-
-// headBuffer keeps the first max bytes written to it and counts the rest.
-type headBuffer struct {
-	buf []byte
-	max int
-	n   int64
-}
-
-func (b *headBuffer) Write(p []byte) (int, error) {
-	b.n += int64(len(p))
-	if room := b.max - len(b.buf); room > 0 {
-		b.buf = append(b.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (b *headBuffer) String() string {
-	s := b.buf
-	for len(s) > 0 && !utf8.Valid(s[len(s)-min(len(s), 3):]) {
-		s = s[:len(s)-1]
-	}
-	return string(bytes.TrimRight(s, "\r\n "))
-}
-
-func toInbound(m *Message) *store.InboundMail {
-	addr := func(a Address) store.Address { return store.Address{Name: a.Name, Addr: a.Addr} }
-	addrs := func(as []Address) []store.Address {
-		var out []store.Address
-		for _, a := range as {
-			out = append(out, addr(a))
-		}
-		return out
-	}
-	in := &store.InboundMail{
-		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
-		From: addr(m.From), To: addrs(m.To), Cc: addrs(m.Cc),
-		Subject: m.Subject, Date: m.Date, Text: m.Text, Truncated: m.Truncated, HTMLOnly: m.HTMLOnly,
-		Auto: m.Auto, Warnings: m.Warnings, Report: m.Report,
-	}
-	if len(m.ReplyTo) > 0 {
-		r := addr(m.ReplyTo[0])
-		in.ReplyTo = &r
-	}
-	for _, a := range m.Attachments {
-		in.Attachments = append(in.Attachments, store.Attachment{Name: a.Filename, Type: a.ContentType, Size: a.Size})
-	}
-	if in.From.Addr == "" {
-		in.From.Addr = "unknown"
-		in.Warnings = append(in.Warnings, "no From address")
-	}
-	return in
 }

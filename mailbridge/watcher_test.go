@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
 )
 
@@ -464,7 +464,7 @@ func TestWatcherUIDValidityChange(t *testing.T) {
 	}
 	var ins []store.Inbound
 	for i, raw := range old {
-		ins = append(ins, store.Inbound{UID: uint32(41 + i), Mail: ReadInbound(bytes.NewReader(raw))})
+		ins = append(ins, store.Inbound{UID: uint32(41 + i), Mail: message.ReadInbound(bytes.NewReader(raw))})
 	}
 	if _, err := st.RecordInbound(testInbox, "INBOX", oldValidity, ins); err != nil {
 		t.Fatal(err)
@@ -511,7 +511,7 @@ func TestWatcherUIDValidityRescanResumes(t *testing.T) {
 	st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()})
 	var ins []store.Inbound
 	for i := 1; i <= 3; i++ {
-		ins = append(ins, store.Inbound{UID: uint32(40 + i), Mail: ReadInbound(bytes.NewReader(customerMail(i, fmt.Sprintf("seen-%d@example.com", i))))})
+		ins = append(ins, store.Inbound{UID: uint32(40 + i), Mail: message.ReadInbound(bytes.NewReader(customerMail(i, fmt.Sprintf("seen-%d@example.com", i))))})
 	}
 	if _, err := st.RecordInbound(testInbox, "INBOX", oldValidity, ins); err != nil {
 		t.Fatal(err)
@@ -586,29 +586,5 @@ func TestWatcherBigAttachment(t *testing.T) {
 	}
 	if m.Text != "See attachment." || m.ParseError != "" {
 		t.Errorf("Text %q ParseError %q", m.Text, m.ParseError)
-	}
-}
-
-// ReadInbound must stream: what it allocates for a mail does not grow
-// with the size of an attachment.
-func TestReadInboundBigAttachmentMemory(t *testing.T) {
-	const size = 20 << 20
-	r := bigAttachmentMail(size)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m := ReadInbound(r)
-	runtime.ReadMemStats(&after)
-
-	want := int64(size / (57 * 1024) * (57 * 1024))
-	if m.ParseError != "" || len(m.Attachments) != 1 || m.Attachments[0].Size != want {
-		t.Fatalf("ReadInbound: %+v", m)
-	}
-	alloc := after.TotalAlloc - before.TotalAlloc
-	inuse := int64(after.HeapInuse) - int64(before.HeapInuse)
-	t.Logf("ReadInbound of a mail with a %.1f MiB attachment: TotalAlloc +%d KiB, HeapInuse %+d KiB",
-		float64(want)/(1<<20), alloc>>10, inuse>>10)
-	if alloc > 8<<20 {
-		t.Errorf("ReadInbound allocated %d bytes for a %d byte attachment; want < 8 MB", alloc, want)
 	}
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/inboxbot/inboxbot/mailbridge/message"
+
 	"fmt"
 	netmail "net/mail"
 	"slices"
@@ -84,7 +86,7 @@ func (s *Store) address(j *MailJob, r Recipients, c *Conversation) {
 		// agent started keep its subject as it is.
 		j.Subject = strings.TrimSpace(c.Subject)
 	} else {
-		j.Subject = ReplySubject(c.Subject)
+		j.Subject = message.ReplySubject(c.Subject)
 	}
 }
 

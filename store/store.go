@@ -21,7 +21,7 @@
 //	threads
 //	  <channel>\0<root ts> -> u64   conversation of a Slack thread
 //	msgids
-//	  <Message-ID>      -> JSON msgRef (conversation, direction)  canonical IDs, see CanonMsgID
+//	  <Message-ID>      -> JSON msgRef (conversation, direction)  canonical IDs, see message.CanonMsgID
 //	toslack                        queue mail → Slack, drained by bot
 //	  <seq u64>         -> JSON SlackJob
 //	roots                          root posts sent to Slack whose outcome is not recorded yet

@@ -235,40 +235,6 @@ func TestReplyRoundTrip(t *testing.T) {
 	}
 }
 
-func TestReplySubject(t *testing.T) {
-	for in, want := range map[string]string{
-		"Invoice":              "Re: Invoice",
-		"Re: Invoice":          "Re: Invoice",
-		"RE: re: Invoice":      "Re: Invoice",
-		"Re[2]: Invoice":       "Re: Invoice",
-		"AW: Rechnung":         "Re: Rechnung",
-		"Fwd: Invoice":         "Re: Fwd: Invoice",
-		"Reply needed":         "Re: Reply needed",
-		"":                     "Re: (no subject)",
-		"  Re:   spaced  ":     "Re: spaced",
-		"Regarding the report": "Re: Regarding the report",
-	} {
-		if got := ReplySubject(in); got != want {
-			t.Errorf("ReplySubject(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestCanonMsgID(t *testing.T) {
-	for in, want := range map[string]string{
-		"<Abc@Example.COM>":  "Abc@example.com",
-		"  <x.y@z>  ":        "x.y@z",
-		"bare@HOST":          "bare@host",
-		"<no-at-sign>":       "no-at-sign",
-		"<a@b@C>":            "a@b@c",
-		"< spaced@example >": "spaced@example",
-	} {
-		if got := CanonMsgID(in); got != want {
-			t.Errorf("CanonMsgID(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestPruneEvents(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	path := filepath.Join(t.TempDir(), "p.db")

@@ -3,21 +3,22 @@ package store
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 )
 
-// Address is a mailbox: display name and address.
-type Address struct {
-	Name string `json:"name,omitempty"`
-	Addr string `json:"addr"`
-}
-
-// String renders "Name <addr>" or just the address.
-func (a Address) String() string {
-	if a.Name == "" {
-		return a.Addr
-	}
-	return a.Name + " <" + a.Addr + ">"
-}
+// The model of a parsed mail is the mail format package's; these aliases
+// keep the names the store's records and callers use (same JSON).
+type (
+	// Address is a mailbox: display name and address.
+	Address = message.Address
+	// Attachment describes an attachment of an inbound mail; its content is not kept.
+	Attachment = message.Attachment
+	// InboundMail is a received mail as the Slack side needs it.
+	InboundMail = message.Message
+	// DeliveryReport is what a bounce says about the message it returns.
+	DeliveryReport = message.DeliveryReport
+)
 
 // Status is where a conversation stands.
 type Status string
@@ -131,76 +132,6 @@ type Change struct {
 	By     string    `json:"by,omitempty"` // Slack user ID; empty for the customer or the system
 	Action string    `json:"action"`       // claimed, assigned, unassigned, closed, reopened, hold
 	Target string    `json:"target,omitempty"`
-}
-
-// Attachment describes an attachment of an inbound mail; its content is not kept.
-type Attachment struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Size int64  `json:"size"`
-}
-
-// InboundMail is a received mail as the Slack side needs it.
-type InboundMail struct {
-	MessageID   string       `json:"message_id,omitempty"`
-	InReplyTo   []string     `json:"in_reply_to,omitempty"`
-	References  []string     `json:"references,omitempty"`
-	From        Address      `json:"from"`
-	ReplyTo     *Address     `json:"reply_to,omitempty"`
-	To          []Address    `json:"to,omitempty"`
-	Cc          []Address    `json:"cc,omitempty"`
-	Subject     string       `json:"subject"`
-	Date        time.Time    `json:"date,omitzero"`
-	Text        string       `json:"text"`
-	Truncated   bool         `json:"truncated,omitempty"`
-	HTMLOnly    bool         `json:"html_only,omitempty"`
-	Attachments []Attachment `json:"attachments,omitempty"`
-	Auto        bool         `json:"auto,omitempty"`
-	Warnings    []string     `json:"warnings,omitempty"`
-	// ParseError is set when the mail could not be parsed; Text then holds
-	// the beginning of the raw message so that nothing is lost from sight.
-	ParseError string `json:"parse_error,omitempty"`
-	// Report is set for a bounce: a delivery status notification, or
-	// a mail from a mailer daemon.
-	Report *DeliveryReport `json:"report,omitempty"`
-}
-
-// DeliveryReport is what a bounce says about the message it is about
-// (RFC 3464: message/delivery-status, and the returned message or its
-// header).
-type DeliveryReport struct {
-	// OriginalMessageID is the Message-ID of the returned message
-	// (canonical), "" when the bounce did not include it.
-	OriginalMessageID string `json:"original_message_id,omitempty"`
-	Recipient         string `json:"recipient,omitempty"`  // Final-Recipient (or Original-Recipient), the address
-	Action            string `json:"action,omitempty"`     // failed, delayed, delivered, relayed, expanded ("" unknown: failed)
-	Status            string `json:"status,omitempty"`     // enhanced status code, "5.1.1"
-	Diagnostic        string `json:"diagnostic,omitempty"` // Diagnostic-Code without its type, "550 5.1.1 user unknown"
-}
-
-// Failed reports whether the report says the message was not delivered
-// (a report of unknown action counts as a failure: mailer daemons that do
-// not follow RFC 3464 write only on failure).
-func (r *DeliveryReport) Failed() bool {
-	switch r.Action {
-	case "delayed", "delivered", "relayed", "expanded":
-		return false
-	}
-	return true
-}
-
-// Reason is the shortest useful account of the report: the diagnostic,
-// else the status code, else the action.
-func (r *DeliveryReport) Reason() string {
-	switch {
-	case r.Diagnostic != "":
-		return r.Diagnostic
-	case r.Status != "":
-		return r.Status
-	case r.Action != "":
-		return r.Action
-	}
-	return "undeliverable"
 }
 
 // Slack job kinds. Status cards are not jobs: a change marks its card
