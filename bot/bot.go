@@ -41,6 +41,7 @@ type Config struct {
 	PostBurst   int        // default 4
 	UpdateRate  rate.Limit // card updates per second (all channels), default 1
 	UpdateBurst int        // default 10
+	ReadRate    rate.Limit // history and replies reads per second, default 50 a minute (Slack's tier 3)
 
 	// CatchUpWindow bounds how old a root may be for the catch-up to read
 	// its thread (see catchup.go). Default 7 days.
@@ -74,6 +75,9 @@ func (c *Config) defaults() {
 	}
 	if c.UpdateBurst <= 0 {
 		c.UpdateBurst = 10
+	}
+	if c.ReadRate <= 0 {
+		c.ReadRate = rate.Limit(50.0 / 60)
 	}
 	if c.CatchUpWindow <= 0 {
 		c.CatchUpWindow = 7 * 24 * time.Hour

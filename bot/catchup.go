@@ -21,7 +21,7 @@ import (
 //   - The store knows until when the channel's events were being received
 //     (its alive mark, kept up to date while connected).
 //   - One conversations.history pass over the channel's roots of the last
-//     CatchUpWindow gives each thread's latest_reply: only threads with a
+//     CatchUpWindow (999 a page) gives each thread's latest_reply: only threads with a
 //     reply after the mark (less a margin) are read, with one
 //     conversations.replies each. The cost follows what happened while the
 //     bot was away, not the size of the inbox.
@@ -43,40 +43,45 @@ const aliveMargin = 10 * time.Minute
 const catchUpCalls = 200
 
 func (b *Bot) catchUp(ctx context.Context, channel string) {
+	start := time.Now()
+	if b.catchUpOnce(ctx, channel) {
+		b.keepAlive(ctx, channel, start)
+	}
+}
+
+// catchUpOnce reads what could have been missed in channel, and reports
+// whether it read it all (then the alive mark may move on).
+func (b *Bot) catchUpOnce(ctx context.Context, channel string) bool {
 	alive, err := b.st.Alive(channel)
 	if err != nil {
 		b.log.Error("catch-up", "channel", channel, "err", err)
-		return
+		return false
 	}
 	start := time.Now()
 	if alive.IsZero() {
-		// Nothing was ever received here: nothing can have been missed.
-		b.keepAlive(ctx, channel, start)
-		return
+		return true // nothing was ever received here: nothing can have been missed
 	}
 	for {
 		n, err := b.st.UnresolvedRoots(channel)
 		if err != nil {
 			b.log.Error("catch-up", "channel", channel, "err", err)
-			return
+			return false
 		}
 		if n == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-b.resolved:
 		case <-time.After(time.Second):
 		}
 	}
 	since := alive.Add(-aliveMargin)
-	threads, replies, complete := 0, 0, true
-	calls := 0
+	threads, replies, calls := 0, 0, 0
 	read := func(f func() error) error {
 		calls++
 		if calls > catchUpCalls {
-			complete = false
 			return errBudget
 		}
 		return b.paced(ctx, readKey, f)
@@ -87,13 +92,13 @@ func (b *Bot) catchUp(ctx context.Context, channel string) {
 		var r *slack.GetConversationHistoryResponse
 		err := read(func() (err error) {
 			r, err = b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-				ChannelID: channel, Oldest: oldest, Cursor: cursor, Limit: 200,
+				ChannelID: channel, Oldest: oldest, Cursor: cursor, Limit: 999, // Slack's most per page
 			})
 			return err
 		})
 		if err != nil {
 			b.catchUpFailed(ctx, channel, err)
-			return
+			return false
 		}
 		for _, root := range r.Messages {
 			if root.LatestReply == "" || !store.TSTime(root.LatestReply).After(since) {
@@ -104,14 +109,14 @@ func (b *Bot) catchUp(ctx context.Context, channel string) {
 				continue // not a conversation
 			} else if err != nil {
 				b.catchUpFailed(ctx, channel, err)
-				return
+				return false
 			}
 			threads++
 			n, err := b.catchUpThread(ctx, channel, conv, since, read)
 			replies += n
 			if err != nil {
 				b.catchUpFailed(ctx, channel, err)
-				return
+				return false
 			}
 		}
 		if !r.HasMore || r.ResponseMetaData.NextCursor == "" {
@@ -120,8 +125,8 @@ func (b *Bot) catchUp(ctx context.Context, channel string) {
 		cursor = r.ResponseMetaData.NextCursor
 	}
 	b.log.Info("catch-up done", "channel", channel, "since", since.Format(time.DateTime), "threads_read", threads,
-		"replies_seen", replies, "slack_calls", calls, "complete", complete)
-	b.keepAlive(ctx, channel, start)
+		"replies_seen", replies, "slack_calls", calls)
+	return true
 }
 
 var errBudget = errors.New("catch-up read budget spent")

@@ -21,7 +21,7 @@ func (b *Bot) runNotice(ctx context.Context, j *store.SlackJob) error {
 		b.log.Warn("notice dropped: no inbox channel", "part", j.Notice.Part)
 		return b.st.FinishSlackJob(j.Seq)
 	}
-	posts := jobPosts(nil, j)
+	posts := b.jobPosts(nil, j)
 	for j.Done < len(posts) {
 		if _, err := b.postPart(ctx, j, channel, "", posts[j.Done]); err != nil {
 			return err

@@ -53,7 +53,7 @@ func (p *pacer) limits(key string) (rate.Limit, int) {
 	case updateKey, reactKey:
 		return p.cfg.UpdateRate, p.cfg.UpdateBurst
 	case readKey:
-		return rate.Limit(50.0 / 60), 10 // Slack's tier 3
+		return p.cfg.ReadRate, 10
 	}
 	return p.cfg.PostRate, p.cfg.PostBurst
 }

@@ -86,6 +86,32 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 	return next, nil
 }
 
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// pointerText tells an inbox's channel that a mail it received is a
+// conversation of the inbox that received it first.
+func (b *Bot) pointerText(conv *store.Conversation, j *store.SlackJob) string {
+	what := "A mail"
+	if m := j.Mail; m != nil {
+		what = escape(fmt.Sprintf("A mail from %s (“%s”)", m.From.String(), cut(m.Subject, 100)))
+	}
+	to := escape(conv.Inbox)
+	if in := b.inboxOf(conv); in != nil {
+		to = escape(in.Address)
+	}
+	where := fmt.Sprintf("#%d", conv.Num)
+	if link := b.permalink(conv.Channel, conv.RootTS); link != "" {
+		where = fmt.Sprintf("<%s|#%d>", link, conv.Num)
+	}
+	return fmt.Sprintf(":link: %s reached %s too: it is conversation %s in <#%s>, replies go out from %s.",
+		what, to, where, b.channelOf(conv), to)
+}
+
 // retryDelay is the wait after a failed attempt: 1 s doubling to 5 min.
 func retryDelay(attempt int) time.Duration {
 	d := time.Second
@@ -137,14 +163,20 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		return err
 	}
 	channel := b.channelOf(conv)
-	if channel == "" {
-		return fmt.Errorf("conversation %d belongs to inbox %q, which is not configured", conv.Num, conv.Inbox)
+	if j.Inbox != "" {
+		channel = ""
+		if in := b.byID[j.Inbox]; in != nil {
+			channel = in.Channel
+		}
 	}
-	posts := jobPosts(conv, j)
+	if channel == "" {
+		return fmt.Errorf("conversation %d belongs to inbox %q, which is not configured", conv.Num, cmpOr(j.Inbox, conv.Inbox))
+	}
+	posts := b.jobPosts(conv, j)
 	for j.Done < len(posts) {
 		p := posts[j.Done]
 		thread := conv.RootTS
-		if p.root {
+		if p.root || p.top {
 			thread = ""
 		} else if thread == "" {
 			// Jobs of a conversation run in order, so its root comes first.
@@ -181,8 +213,10 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 
 // jobPosts renders the messages a job posts. It depends only on the job
 // and the conversation, so part n is the same message on every attempt.
-func jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
+func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	switch j.Kind {
+	case store.JobPointer:
+		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
 		return mailPosts(conv, j)
 	case store.JobActivity:

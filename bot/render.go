@@ -165,6 +165,7 @@ func previewCut(c *store.Conversation) bool { return strings.HasSuffix(c.Preview
 // post is one Slack message to send.
 type post struct {
 	root   bool // the conversation's root message (top level)
+	top    bool // a top-level message that is not the root
 	text   string
 	blocks []slack.Block
 }

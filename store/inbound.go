@@ -131,6 +131,17 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			if in.DedupByID {
 				return 0, false, "Message-ID already received", nil
 			}
+			var first Conversation
+			if getJSON(tx.Bucket(bConvs), u64(ref.Conv), &first) == nil && first.Inbox != inbox {
+				// The same mail reached another of our inboxes first
+				// (To one, Cc the other): one conversation, and a line
+				// in this inbox's channel pointing to it.
+				pointer := *m
+				pointer.Text = ""
+				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: ref.Conv, Inbox: inbox, Mail: &pointer, Created: now},
+					func(j *SlackJob, seq uint64) { j.Seq = seq })
+				return ref.Conv, false, "", err
+			}
 		}
 	}
 	var old *Conversation

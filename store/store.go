@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,8 +84,8 @@ type Store struct {
 	db        *bolt.DB
 	now       func() time.Time
 	legacy    Legacy
-	slackKick chan struct{}
-	mailKick  chan struct{}
+	slackKick *kicker
+	mailKick  *kicker
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -103,6 +104,9 @@ type Options struct {
 	Now func() time.Time
 	// Legacy is required to migrate a schema-1 file that holds data.
 	Legacy Legacy
+	// NoSync skips fsync on commit: for tests and benchmarks that fill a
+	// store, never for a real installation (a crash could lose commits).
+	NoSync bool
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -114,7 +118,7 @@ func Open(path string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, NoSync: o.NoSync})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
@@ -127,7 +131,7 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
-	s := &Store{db: db, now: o.Now, legacy: o.Legacy, slackKick: make(chan struct{}, 1), mailKick: make(chan struct{}, 1)}
+	s := &Store{db: db, now: o.Now, legacy: o.Legacy, slackKick: &kicker{}, mailKick: &kicker{}}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -148,16 +152,37 @@ func (s *Store) Size() (int64, error) {
 	return n, err
 }
 
-// SlackKick is signalled after a commit that queued work for Slack.
-func (s *Store) SlackKick() <-chan struct{} { return s.slackKick }
+// SlackKick returns a channel signalled after each commit that queued work
+// for Slack. Each call subscribes anew: every subscriber is woken.
+func (s *Store) SlackKick() <-chan struct{} { return s.slackKick.subscribe() }
 
-// MailKick is signalled after a commit that queued mail to send.
-func (s *Store) MailKick() <-chan struct{} { return s.mailKick }
+// MailKick returns a channel signalled after each commit that queued mail
+// to send; each inbox's sender subscribes on its own.
+func (s *Store) MailKick() <-chan struct{} { return s.mailKick.subscribe() }
 
-func kick(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
+// kicker wakes every subscriber; a wake-up that finds one busy is kept
+// (one per subscriber), so none is missed.
+type kicker struct {
+	mu   sync.Mutex
+	subs []chan struct{}
+}
+
+func (k *kicker) subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	k.mu.Lock()
+	k.subs = append(k.subs, c)
+	k.mu.Unlock()
+	return c
+}
+
+func kick(k *kicker) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, c := range k.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 

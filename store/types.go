@@ -119,6 +119,9 @@ const (
 	JobNotice = "notice"
 	// JobStillTrying says in a reply's thread that it is not sent yet, and why.
 	JobStillTrying = "still_trying"
+	// JobPointer says in another inbox's channel that a mail it received
+	// is a conversation of the inbox that received it first.
+	JobPointer = "pointer"
 )
 
 // Notice is a message about inboxbot itself for the inbox channel.
@@ -146,6 +149,9 @@ type SlackJob struct {
 
 	Change *Change `json:"change,omitempty"` // JobActivity
 	Notice *Notice `json:"notice,omitempty"` // JobNotice
+	// Inbox is the inbox whose channel the job posts in when that is not
+	// the conversation's (JobPointer).
+	Inbox string `json:"inbox,omitempty"`
 
 	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed/JobStillTrying: the agent's Slack message
 	To      string `json:"to,omitempty"`

@@ -243,3 +243,27 @@ func TestHistoryCapped(t *testing.T) {
 		t.Errorf("history %d entries, last %+v", len(c.History), c.History[len(c.History)-1])
 	}
 }
+
+func TestSameMailToTwoInboxesOneConversation(t *testing.T) {
+	s, _ := openTest(t)
+	for _, in := range []string{"a@x", "b@x"} {
+		s.SetWatermark(in, "INBOX", Watermark{UIDValidity: 1})
+	}
+	ra, _ := s.RecordInbound("a@x", "INBOX", 1, []Inbound{{UID: 1, Mail: mail("both@x", "Both")}})
+	rb, err := s.RecordInbound("b@x", "INBOX", 1, []Inbound{{UID: 1, Mail: mail("both@x", "Both")}})
+	if err != nil || rb[0].Conv != ra[0].Conv || rb[0].NewConv {
+		t.Fatalf("second inbox: %+v %v", rb, err)
+	}
+	jobs, _ := s.SlackJobs()
+	last := jobs[len(jobs)-1]
+	if len(jobs) != 2 || last.Kind != JobPointer || last.Inbox != "b@x" || last.Conv != ra[0].Conv || last.Mail.Text != "" {
+		t.Errorf("jobs %+v", jobs)
+	}
+	if n, _ := s.Count([]string{"b@x"}, time.Time{}); n.Open != 0 {
+		t.Errorf("b@x has a conversation: %+v", n)
+	}
+	// The same inbox receiving a reused Message-ID still records the mail.
+	if r, _ := s.RecordInbound("a@x", "INBOX", 1, []Inbound{{UID: 2, Mail: mail("both@x", "Again")}}); r[0].Skipped != "" {
+		t.Errorf("reused Message-ID in the same inbox: %+v", r)
+	}
+}

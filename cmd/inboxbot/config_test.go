@@ -231,3 +231,28 @@ inboxes:
 		t.Errorf("blank line in errors:\n%s", got)
 	}
 }
+
+// The example in README.md is a configuration that loads.
+func TestReadmeConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml example in README.md")
+	}
+	secret := writeFile(t, "secret", "s3cret")
+	example = strings.ReplaceAll(example, "/run/secrets/slack-app-token", writeFile(t, "app", "xapp-1"))
+	example = strings.ReplaceAll(example, "/run/secrets/billing", secret)
+	path := writeFile(t, "inboxbot.yaml", example)
+	env := map[string]string{"CONFIG_FILE": path, "SLACK_BOT_TOKEN": "xoxb-1", "SUPPORT_PASSWORD": "pw"}
+	c, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if len(c.Inboxes) != 2 || c.Inboxes[1].IMAP.Password != "s3cret" || c.Inboxes[0].SendDelay != 30*time.Second {
+		t.Errorf("README example read as %+v", c)
+	}
+}

@@ -52,7 +52,7 @@ func newHarness(t testing.TB) *harness {
 		smtp:      mailtest.NewSMTPServer(t),
 		slack:     slackfake.New(),
 		logs:      &syncBuffer{},
-		slackTune: bot.Config{MemberTTL: time.Millisecond, PostRate: 200, PostBurst: 50, UpdateRate: 200, UpdateBurst: 50},
+		slackTune: bot.Config{MemberTTL: time.Millisecond, PostRate: 200, PostBurst: 50, UpdateRate: 200, UpdateBurst: 50, ReadRate: 200},
 	}
 	t.Cleanup(h.slack.Close)
 	h.slack.AddUser(alice, "alice", "Alice Agent")
@@ -102,9 +102,13 @@ func (h *harness) start() {
 	} else if err := h.slack.WaitConnected(ctx); err != nil {
 		h.t.Fatalf("socket mode never connected: %v", err)
 	}
-	h.poll("mailbox watched", func() bool {
-		_, ok, _ := m.st.Watermark(h.inboxID(), "INBOX")
-		return ok
+	h.poll("mailboxes watched", func() bool {
+		for _, in := range h.cfg.Inboxes {
+			if _, ok, _ := m.st.Watermark(in.ID(), in.Mailbox); !ok {
+				return false
+			}
+		}
+		return true
 	})
 }
 

@@ -59,7 +59,13 @@ func (h *harness) waitLine(root, want string) {
 // slash runs /inbox and returns the ephemeral answer (the ack payload).
 func (h *harness) slash(user, text string) string {
 	h.t.Helper()
-	p := h.ack(h.slack.SlashCommand(user, inboxChannel, text))
+	return h.slashIn(user, inboxChannel, text)
+}
+
+// slashIn runs /inbox typed in channel.
+func (h *harness) slashIn(user, channel, text string) string {
+	h.t.Helper()
+	p := h.ack(h.slack.SlashCommand(user, channel, text))
 	var ans struct {
 		Text         string `json:"text"`
 		ResponseType string `json:"response_type"`
