@@ -44,6 +44,7 @@ type Main struct {
 	http     *http.Server
 	httpAddr string
 	slackIn  http.Handler // Slack's requests in HTTP mode (SLACK_MODE=http); nil in Socket Mode
+	fresh    *freshConns
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	failed   chan error
@@ -334,6 +335,7 @@ func (m *Main) Close() error {
 	m.wg.Wait()
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.fresh.closeAll()
 		m.http.Shutdown(ctx)
 		cancel()
 		m.http = nil
@@ -352,7 +354,8 @@ func (m *Main) serveHTTP(addr string) error {
 		return fmt.Errorf("HTTP_ADDR %s: %w", addr, err)
 	}
 	m.httpAddr = ln.Addr().String()
-	m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	m.fresh = &freshConns{conns: map[net.Conn]struct{}{}}
+	m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second, ConnState: m.fresh.track}
 	srv := m.http
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -366,4 +369,35 @@ func (m *Main) serveHTTP(addr string) error {
 	}
 	m.Log.Info("serving /healthz, /readyz and /metrics", "addr", m.httpAddr)
 	return nil
+}
+
+// freshConns closes, at shutdown, the connections on which no request has
+// started: http.Server.Shutdown would wait 5 seconds for each, and HTTP
+// clients (Slack's, when it sends requests in parallel) keep spare ones.
+type freshConns struct {
+	mu      sync.Mutex
+	closing bool
+	conns   map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case s == http.StateNew && f.closing:
+		c.Close()
+	case s == http.StateNew:
+		f.conns[c] = struct{}{}
+	default:
+		delete(f.conns, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closing = true
+	for c := range f.conns {
+		c.Close()
+	}
 }

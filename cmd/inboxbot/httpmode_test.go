@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inboxbot/inboxbot/bot/slackfake"
 	"github.com/inboxbot/inboxbot/store"
@@ -115,5 +118,56 @@ func TestHTTPForgedAndReplayedRequests(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "ignored a replayed request") {
 		t.Error("replayed command or click not logged")
+	}
+}
+
+// A connection on which no request started (HTTP clients keep spare ones)
+// does not hold up the server's shutdown, which would wait 5 seconds for
+// it; a request under way still finishes.
+func TestShutdownSkipsUnusedConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := &freshConns{conns: map[net.Conn]struct{}{}}
+	inside, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{ConnState: fresh.track, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inside)
+		<-release
+	})}
+	go srv.Serve(ln)
+	spare, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spare.Close()
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	<-inside
+	// The spare connection is known to the server once a later one is.
+	for {
+		fresh.mu.Lock()
+		n := len(fresh.conns)
+		fresh.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	fresh.closeAll()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown waited for the unused connection: %v", err)
+	}
+	if err := <-answered; err != nil {
+		t.Errorf("the request under way: %v", err)
 	}
 }
