@@ -104,6 +104,15 @@ func serveStub(t *testing.T, tr *HTTP, h handler) (stop func()) {
 	return stop
 }
 
+// servingStub returns the handler of a transport serving a stubHandler.
+func servingStub(t *testing.T) (http.Handler, *stubHandler, *logBuffer) {
+	t.Helper()
+	tr, logs := newTestHTTP()
+	stub := &stubHandler{}
+	serveStub(t, tr, stub)
+	return tr.Handler(), stub, logs
+}
+
 // slackRequest is a request as Slack would send it, signed at at with secret.
 type slackRequest struct {
 	path, contentType string
@@ -170,10 +179,7 @@ func clickRequest(actionTS string) slackRequest {
 }
 
 func TestHTTPSignatures(t *testing.T) {
-	tr, logs := newTestHTTP()
-	stub := &stubHandler{}
-	serveStub(t, tr, stub)
-	h := tr.Handler()
+	h, stub, logs := servingStub(t)
 	now := time.Now()
 	ev := signedReaction("Ev1", "UBOB", "CA", "1.000001", "eyes")
 	ts := strconv.FormatInt(now.Unix(), 10)
@@ -262,10 +268,7 @@ func TestHTTPURLVerification(t *testing.T) {
 }
 
 func TestHTTPAnswers(t *testing.T) {
-	tr, logs := newTestHTTP()
-	stub := &stubHandler{}
-	serveStub(t, tr, stub)
-	h := tr.Handler()
+	h, stub, logs := servingStub(t)
 
 	stub.set(ephemeralAck("Done: claimed #1"), nil)
 	w := commandRequest("claim 1", "trig-1").send(h)
@@ -321,10 +324,7 @@ func TestHTTPAnswers(t *testing.T) {
 // A Handle error is not an ack: the answer is a 5xx and Slack retries;
 // the retry is answered 200 once handled.
 func TestHTTPHandleErrorIsNotAcked(t *testing.T) {
-	tr, logs := newTestHTTP()
-	stub := &stubHandler{}
-	serveStub(t, tr, stub)
-	h := tr.Handler()
+	h, stub, logs := servingStub(t)
 	stub.set(nil, errors.New("database is busy"))
 	ev := signedReaction("Ev4", "UBOB", "CA", "1.000001", "eyes")
 	if w := ev.send(h); w.Code < 500 {
@@ -356,10 +356,7 @@ func TestHTTPHandleErrorIsNotAcked(t *testing.T) {
 // within the 5 minutes its timestamp is accepted) acts once. Events go to
 // Handle again: the store deduplicates them by event ID, durably.
 func TestHTTPReplayedCommandActsOnce(t *testing.T) {
-	tr, logs := newTestHTTP()
-	stub := &stubHandler{}
-	serveStub(t, tr, stub)
-	h := tr.Handler()
+	h, stub, logs := servingStub(t)
 	at := time.Now()
 	for _, q := range []slackRequest{commandRequest("close 1", "trig-3"), clickRequest("2.2")} {
 		q.at = at
