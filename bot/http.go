@@ -31,6 +31,9 @@ const (
 // is checked.
 const maxRequestBody = 1 << 20
 
+// bodyTimeout bounds the reading of a request's body.
+const bodyTimeout = 10 * time.Second
+
 // replayWindow is how long a signed request stays acceptable: slack-go's
 // SecretsVerifier takes timestamps up to 5 minutes off either way.
 const replayWindow = 5 * time.Minute
@@ -52,10 +55,11 @@ type handler interface {
 // runs (and after it returns), requests other than url_verification are
 // answered 503 and Slack tries events again later.
 type HTTP struct {
-	secret  string
-	log     *slog.Logger
-	maxBody int64
-	replays replayGuard
+	secret      string
+	log         *slog.Logger
+	maxBody     int64
+	bodyTimeout time.Duration
+	replays     replayGuard
 
 	mu      sync.Mutex
 	h       handler         // nil while not serving
@@ -67,7 +71,7 @@ type HTTP struct {
 // (Basic Information → App Credentials → Signing Secret).
 func NewHTTP(signingSecret string, log *slog.Logger) *HTTP {
 	return &HTTP{secret: signingSecret, log: log.With("component", "slack", "transport", "http"),
-		maxBody: maxRequestBody, replays: replayGuard{seen: map[string]time.Time{}}}
+		maxBody: maxRequestBody, bodyTimeout: bodyTimeout, replays: replayGuard{seen: map[string]time.Time{}}}
 }
 
 // Handler serves the three request URLs (EventsPath, InteractivityPath,
@@ -143,6 +147,10 @@ type parsed struct {
 }
 
 func (t *HTTP) serveHTTP(w http.ResponseWriter, r *http.Request, parse func(request) parsed) {
+	// Slack sends a few KB at once: a body trickling in is not Slack, and
+	// must not hold a connection (the server has no read timeout, for
+	// the sake of its other paths).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -313,6 +321,10 @@ func (t *HTTP) command(req request) parsed {
 	cmd, err := slack.SlashCommandParse(req.r)
 	if err != nil {
 		return badRequest("slash command form", err)
+	}
+	if req.r.PostForm.Get("ssl_check") == "1" {
+		// Slack checking the URL's certificate; no command to run.
+		return parsed{status: http.StatusOK}
 	}
 	return parsed{ev: Event{Command: &cmd}, replayable: true}
 }

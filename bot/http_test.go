@@ -1,12 +1,15 @@
 package bot
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -251,6 +254,30 @@ func TestHTTPBodyLimit(t *testing.T) {
 	}
 }
 
+// A body that trickles in is cut off: it does not hold the connection.
+func TestHTTPSlowBody(t *testing.T) {
+	tr, _ := newTestHTTP()
+	tr.bodyTimeout = 100 * time.Millisecond
+	stub := &stubHandler{}
+	serveStub(t, tr, stub)
+	srv := httptest.NewServer(tr.Handler())
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"type\":", EventsPath)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || stub.handled() != 0 {
+		t.Errorf("stalled body: %d, handled %d", resp.StatusCode, stub.handled())
+	}
+}
+
 func TestHTTPURLVerification(t *testing.T) {
 	tr, _ := newTestHTTP() // not serving yet: the URL can be verified anyway
 	body := []byte(`{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
@@ -291,6 +318,12 @@ func TestHTTPAnswers(t *testing.T) {
 		got[1].Interaction.ActionCallback.BlockActions[0].ActionID != "claim" ||
 		got[2].EventsAPI == nil || got[2].EventsAPI.InnerEvent.Type != "reaction_added" {
 		t.Fatalf("events handed over: %+v", got)
+	}
+
+	// Slack's certificate check of the command URL runs nothing.
+	ssl := slackRequest{path: CommandsPath, contentType: "application/x-www-form-urlencoded", body: []byte("ssl_check=1&token=t")}
+	if w := ssl.send(h); w.Code != http.StatusOK {
+		t.Errorf("ssl_check: %d", w.Code)
 	}
 
 	// What cannot be acted on is answered without Handle: an event type
