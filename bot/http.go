@@ -150,7 +150,8 @@ func (t *HTTP) serveHTTP(w http.ResponseWriter, r *http.Request, parse func(requ
 	// Slack sends a few KB at once: a body trickling in is not Slack, and
 	// must not hold a connection (the server has no read timeout, for
 	// the sake of its other paths).
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.bodyTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(t.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -163,6 +164,9 @@ func (t *HTTP) serveHTTP(w http.ResponseWriter, r *http.Request, parse func(requ
 		http.Error(w, "cannot read the request", http.StatusBadRequest)
 		return
 	}
+	// Read in time: the deadline would otherwise go on running while
+	// Handle works, and close the connection under a slow answer.
+	_ = rc.SetReadDeadline(time.Time{})
 	if err := t.verify(r.Header, body); err != nil {
 		t.refused(r, err)
 		http.Error(w, "the request is not signed by Slack", http.StatusUnauthorized)
