@@ -164,8 +164,9 @@ func (t *HTTP) serveHTTP(w http.ResponseWriter, r *http.Request, parse func(requ
 		http.Error(w, "cannot read the request", http.StatusBadRequest)
 		return
 	}
-	// Read in time: the deadline would otherwise go on running while
-	// Handle works, and close the connection under a slow answer.
+	// Read in time: the deadline must not go on running while Handle
+	// works (the server reads on in the background to notice a client
+	// going away, and would take the deadline for that).
 	_ = rc.SetReadDeadline(time.Time{})
 	if err := t.verify(r.Header, body); err != nil {
 		t.refused(r, err)
