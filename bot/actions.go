@@ -126,6 +126,18 @@ func activityText(c *store.Conversation, ch *store.Change) string {
 		return fmt.Sprintf(":leftwards_arrow_with_hook: %s reopened #%d", who, c.Num)
 	case store.ActHold:
 		return fmt.Sprintf(":double_vertical_bar: %s put #%d on hold", who, c.Num)
+	case store.ActReplyOver:
+		return fmt.Sprintf(":warning: %s is replying in #%d, which belongs to <@%s>", who, c.Num, ch.Target)
+	case store.ActCcAdd:
+		return fmt.Sprintf(":incoming_envelope: %s added %s to the Cc of #%d's replies", who, escape(ch.Target), c.Num)
+	case store.ActCcRemove:
+		return fmt.Sprintf(":incoming_envelope: %s took %s out of the Cc of #%d's replies", who, escape(ch.Target), c.Num)
+	case store.ActTo:
+		return fmt.Sprintf(":incoming_envelope: %s: replies in #%d now go to %s", who, c.Num, escape(ch.Target))
+	case store.ActCompose:
+		return fmt.Sprintf(":writing_hand: %s started #%d with %s", who, c.Num, escape(ch.Target))
+	case store.ActForward:
+		return fmt.Sprintf(":arrow_right_hook: %s forwarded #%d to %s", who, c.Num, escape(ch.Target))
 	}
 	return fmt.Sprintf("%s: %s #%d", who, ch.Action, c.Num)
 }
@@ -183,6 +195,12 @@ func (b *Bot) blockAction(ctx context.Context, cb slack.InteractionCallback) (st
 		return "", nil
 	}
 	a := cb.ActionCallback.BlockActions[0]
+	switch a.ActionID {
+	case actSendNow, actSendAnyway, actCancel:
+		// A reply's own buttons, on its author's private message.
+		b.replyButton(ctx, cb, a)
+		return "", nil
+	}
 	v := verbByButton(a.ActionID)
 	if v == nil {
 		return "", nil

@@ -26,6 +26,13 @@ type Inbox struct {
 	Address string // support@example.com: the domain of our Message-IDs
 	Name    string // the team's display name
 	Channel string // Slack channel ID
+	// SendDelay holds a reply this long after its Slack message's time
+	// before it is sent: the author can undo, edit or delete it meanwhile.
+	// Zero sends at once.
+	SendDelay time.Duration
+	// Signature is appended to every reply and forward; {agent} stands
+	// for the agent's name.
+	Signature string
 }
 
 // Config is what the bot needs to know about its installation.
@@ -58,6 +65,9 @@ type Config struct {
 	// NoticeWait bounds how long Run, when the transport fails for good,
 	// waits for the notice saying so to be posted before it returns.
 	NoticeWait time.Duration // default 10 seconds
+	// QuestionTTL is how long a reply held back by the collision guard
+	// waits for its author's answer before it is cancelled.
+	QuestionTTL time.Duration // default store.QuestionTTL (a day)
 }
 
 func (c *Config) defaults() {
@@ -90,6 +100,9 @@ func (c *Config) defaults() {
 	}
 	if c.NoticeWait <= 0 {
 		c.NoticeWait = 10 * time.Second
+	}
+	if c.QuestionTTL <= 0 {
+		c.QuestionTTL = store.QuestionTTL
 	}
 }
 
@@ -175,6 +188,7 @@ func (b *Bot) Run(ctx context.Context, t Transport) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.goRun(ctx, b.postQueue)
+	b.goRun(ctx, b.holdQueue)
 	b.goRun(ctx, b.pruneEvents)
 	served := make(chan error, 1)
 	go func() { served <- t.Serve(ctx, b) }()

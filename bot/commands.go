@@ -12,7 +12,8 @@ import (
 )
 
 const usage = "Usage: `/inbox status` · `/inbox list [open|mine|unassigned|waiting|hold|closed]` · " +
-	"`/inbox claim N` · `/inbox unclaim N` · `/inbox assign N @user` · `/inbox unassign N` · `/inbox close N` · `/inbox reopen N` · `/inbox hold N`"
+	"`/inbox claim N` · `/inbox unclaim N` · `/inbox assign N @user` · `/inbox unassign N` · `/inbox close N` · `/inbox reopen N` · `/inbox hold N` · " +
+	"`/inbox new ADDRESS SUBJECT` · `/inbox forward N ADDRESS [comment]` · `/inbox cc N add|remove ADDRESS` · `/inbox to N ADDRESS`"
 
 func usageOf(word string) string {
 	switch word {
@@ -20,6 +21,14 @@ func usageOf(word string) string {
 		return "Usage: `/inbox assign N @user`"
 	case "list":
 		return "Usage: `/inbox list [open|mine|unassigned|waiting|hold|closed]`"
+	case "new":
+		return "Usage: `/inbox new ADDRESS SUBJECT`"
+	case "forward":
+		return "Usage: `/inbox forward N ADDRESS [comment]`"
+	case "cc":
+		return "Usage: `/inbox cc N add ADDRESS` or `/inbox cc N remove ADDRESS`"
+	case "to":
+		return "Usage: `/inbox to N ADDRESS`"
 	}
 	return "Usage: `/inbox " + word + " N`"
 }
@@ -51,6 +60,12 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) (string, erro
 		}
 		return b.listText(inboxes, user, filter)
 	}
+	switch word {
+	case "new":
+		return b.composeCommand(ctx, cmd, args)
+	case "forward", "cc", "to":
+		return b.mailCommand(ctx, cmd, word, args)
+	}
 	v := verbByCommand(word)
 	if v == nil {
 		return fmt.Sprintf("I don't know `%s`. %s", escape(args[0]), usage), nil
@@ -62,34 +77,44 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) (string, erro
 	if len(args) != want {
 		return usageOf(word), nil
 	}
-	num, err := parseConvValue(args[1])
-	if err != nil {
-		return fmt.Sprintf("`%s` is not a conversation number. %s", escape(args[1]), usageOf(word)), nil
-	}
-	// Reading is as private as the channels: a person in none of them
-	// learns nothing, not even which numbers exist.
-	if mine, err := b.memberInboxes(ctx, user); err != nil || len(mine) == 0 {
-		return refusal(), err
-	}
-	c, err := b.st.Conv(num)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Sprintf("There is no conversation #%d (`/inbox list` shows them). %s", num, usageOf(word)), nil
-	} else if err != nil {
-		return "", err
-	}
-	if ok, err := b.mayWork(ctx, user, c); err != nil || !ok {
-		return refusal(b.channelOf(c)), err
+	c, answer, err := b.commandConv(ctx, user, word, args[1])
+	if c == nil {
+		return answer, err
 	}
 	if v.target {
 		target, ok := parseUserMention(args[2])
 		if !ok {
 			return fmt.Sprintf("`%s` is not a user: mention them, e.g. @alice. %s", escape(args[2]), usageOf(word)), nil
 		}
-		answer, _ := b.assign(ctx, c, user, target)
+		answer, _ = b.assign(ctx, c, user, target)
 		return answer, nil
 	}
-	answer, _ := b.act(ctx, num, v.action, user, "", "")
+	answer, _ = b.act(ctx, c.Num, v.action, user, "", "")
 	return answer, nil
+}
+
+// commandConv is the conversation a command names (arg), if user may
+// work on it; otherwise nil and the answer to give.
+func (b *Bot) commandConv(ctx context.Context, user, word, arg string) (*store.Conversation, string, error) {
+	num, err := parseConvValue(arg)
+	if err != nil {
+		return nil, fmt.Sprintf("`%s` is not a conversation number. %s", escape(arg), usageOf(word)), nil
+	}
+	// Reading is as private as the channels: a person in none of them
+	// learns nothing, not even which numbers exist.
+	if mine, err := b.memberInboxes(ctx, user); err != nil || len(mine) == 0 {
+		return nil, refusal(), err
+	}
+	c, err := b.st.Conv(num)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Sprintf("There is no conversation #%d (`/inbox list` shows them). %s", num, usageOf(word)), nil
+	} else if err != nil {
+		return nil, "", err
+	}
+	if ok, err := b.mayWork(ctx, user, c); err != nil || !ok {
+		return nil, refusal(b.channelOf(c)), err
+	}
+	return c, "", nil
 }
 
 // scope is what status and list cover: typed in an inbox channel, that

@@ -5,22 +5,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/inboxbot/inboxbot/store"
 )
 
-// handleMessage turns an agent's thread reply into an outbox job.
+// handleMessage turns an agent's thread reply into an outbox job, and
+// applies edits and deletions of replies to the held ones.
 func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.MessageEvent) error {
-	switch {
-	case b.byChannel[e.Channel] == nil:
+	if b.byChannel[e.Channel] == nil {
 		return nil
+	}
+	switch e.SubType {
+	case "message_changed", "message_deleted":
+		return b.handleChange(ctx, eventID, e)
+	}
+	switch {
 	case e.BotID != "" || e.User == "" || e.User == b.botUserID:
 		return nil // bots, our own posts included
 	case e.SubType != "":
-		// Edits, deletions, file shares and "also send to channel"
-		// replies are not mail: only a plain reply is.
+		// File shares and "also send to channel" replies are not mail:
+		// only a plain reply is.
 		return nil
 	case e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp:
 		return nil // top-level chatter
@@ -30,6 +38,16 @@ func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.
 	conv, err := b.thread(e.Channel, e.ThreadTimeStamp, parkedEvent{EventID: eventID, Message: e})
 	if conv == nil || err != nil {
 		return err
+	}
+	return b.reply(ctx, eventID, e, conv)
+}
+
+// messageIn handles a message event about a known conversation (a parked
+// one, once its thread is known).
+func (b *Bot) messageIn(ctx context.Context, eventID string, e *slackevents.MessageEvent, conv *store.Conversation) error {
+	switch e.SubType {
+	case "message_changed", "message_deleted":
+		return b.changed(ctx, eventID, e, conv)
 	}
 	return b.reply(ctx, eventID, e, conv)
 }
@@ -44,9 +62,29 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 		b.log.Error("reply in a conversation of an inbox that is not configured any more; not sent", "conv", conv.Num, "inbox", conv.Inbox)
 		return nil
 	}
+	agent := b.userName(ctx, e.User)
+	look, bad := b.readReply(ctx, in, e.Text, agent)
+	if bad != "" {
+		// Nothing is queued: what would go out is not what they meant.
+		dup, err := b.st.MarkMessage(eventID, e.Channel, e.TimeStamp)
+		if err != nil || dup {
+			return err
+		}
+		b.log.Info("reply refused: bad recipient", "conv", conv.Num, "agent", e.User)
+		b.goRun(ctx, func(ctx context.Context) {
+			b.ephemeral(ctx, e.Channel, e.User, fmt.Sprintf(":warning: Your reply in #%d was NOT sent: %s. Nothing went out; post it again, corrected.", conv.Num, escape(bad)))
+		})
+		return nil
+	}
+	var hold time.Time
+	if in.SendDelay > 0 {
+		// From the message's own time: a backlog or a restart does not
+		// make the window longer.
+		hold = store.TSTime(e.TimeStamp).Add(in.SendDelay)
+	}
 	job, err := b.st.EnqueueReply(store.Reply{
 		EventID: eventID, Conv: conv.Num, Channel: e.Channel, SlackTS: e.TimeStamp,
-		AgentID: e.User, AgentName: b.userName(ctx, e.User), Text: text,
+		AgentID: e.User, AgentName: agent, Text: look.Text, Recipients: look.Recipients, HoldUntil: hold,
 		MessageID: newMessageID(conv.Num, domainOf(in.Address)),
 	})
 	if errors.Is(err, store.ErrDuplicate) {
@@ -56,8 +94,76 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 	if err != nil {
 		return err
 	}
-	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID)
+	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID, "held", job.Held)
+	if job.Held && time.Until(job.HoldUntil) > time.Second {
+		b.goRun(ctx, func(ctx context.Context) { b.preview(ctx, conv, job, in) })
+	}
 	return nil
+}
+
+// handleChange looks at an edit or deletion of a message in an inbox
+// channel: one of a reply in a conversation's thread goes to the store,
+// through the same parking as replies (an edit must not be lost because
+// its thread's root is not resolved yet).
+func (b *Bot) handleChange(ctx context.Context, eventID string, e *slackevents.MessageEvent) error {
+	m, ts := changedMessage(e)
+	if m == nil || m.BotID != "" || m.User == "" || m.User == b.botUserID || m.User == "USLACKBOT" {
+		return nil
+	}
+	if m.ThreadTimestamp == "" || m.ThreadTimestamp == ts {
+		return nil // not a thread reply
+	}
+	if e.SubType == "message_changed" && e.PreviousMessage != nil && e.PreviousMessage.Text == m.Text {
+		return nil // an unfurl or a reaction count: the text is the same
+	}
+	conv, err := b.thread(e.Channel, m.ThreadTimestamp, parkedEvent{EventID: eventID, Message: e})
+	if conv == nil || err != nil {
+		return err
+	}
+	return b.changed(ctx, eventID, e, conv)
+}
+
+// changedMessage is the message an edit or deletion is about, and its ts.
+func changedMessage(e *slackevents.MessageEvent) (*slack.Msg, string) {
+	if e.SubType == "message_deleted" {
+		if e.PreviousMessage == nil {
+			return nil, ""
+		}
+		return e.PreviousMessage, e.DeletedTimeStamp
+	}
+	if e.Message == nil {
+		return nil, ""
+	}
+	return e.Message, e.Message.Timestamp
+}
+
+func (b *Bot) changed(ctx context.Context, eventID string, e *slackevents.MessageEvent, conv *store.Conversation) error {
+	m, ts := changedMessage(e)
+	if m == nil {
+		return nil
+	}
+	ed := store.Edit{EventID: eventID, Conv: conv.Num, SlackTS: ts, Deleted: e.SubType == "message_deleted"}
+	if !ed.Deleted {
+		if m.Edited != nil {
+			ed.EditedTS = m.Edited.Timestamp
+		} else {
+			ed.EditedTS = e.TimeStamp // the event's time orders edits as well
+		}
+		if isNote(m.Text) {
+			ed.Note = true
+		} else {
+			look, bad := b.readReply(ctx, b.inboxOf(conv), m.Text, b.userName(ctx, m.User))
+			ed.Text, ed.Recipients, ed.Invalid = look.Text, look.Recipients, bad
+		}
+	}
+	ev, err := b.st.EditReply(ed)
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil
+	}
+	if err == nil && ev != "" {
+		b.log.Info("reply changed in Slack", "conv", conv.Num, "ts", ts, "outcome", ev)
+	}
+	return err
 }
 
 // parkedEvent is an event about a thread kept until its channel's
@@ -66,6 +172,11 @@ type parkedEvent struct {
 	EventID  string                    `json:"event_id"`
 	Message  *slackevents.MessageEvent `json:"message,omitempty"`
 	Reaction *reactionEvent            `json:"reaction,omitempty"`
+}
+
+// isChange reports whether the event is an edit or deletion of a message.
+func (ev *parkedEvent) isChange() bool {
+	return ev.Message != nil && (ev.Message.SubType == "message_changed" || ev.Message.SubType == "message_deleted")
 }
 
 // thread finds the conversation of thread ts in channel. A thread not (yet)
@@ -99,12 +210,26 @@ func (b *Bot) replayParked(ctx context.Context) error {
 		if err != nil || len(ps) == 0 {
 			return err
 		}
-		for _, p := range ps {
-			seq = p.Seq
-			var ev parkedEvent
-			if err := json.Unmarshal(p.Event, &ev); err != nil {
+		seq = ps[len(ps)-1].Seq
+		evs := make([]parkedEvent, len(ps))
+		for i, p := range ps {
+			if err := json.Unmarshal(p.Event, &evs[i]); err != nil {
 				return fmt.Errorf("parked event %d: %w", p.Seq, err)
 			}
+		}
+		// Events were parked by handlers running side by side, in no
+		// particular order: a reply's edit may have been parked before
+		// the reply. Replies go first, so that their edits find them.
+		order := make([]int, 0, len(ps))
+		for _, change := range []bool{false, true} {
+			for i := range evs {
+				if evs[i].isChange() == change {
+					order = append(order, i)
+				}
+			}
+		}
+		for _, i := range order {
+			p, ev := ps[i], evs[i]
 			conv, err := b.st.ConvByThread(p.Channel, p.ThreadTS)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -116,7 +241,7 @@ func (b *Bot) replayParked(ctx context.Context) error {
 			case err != nil:
 				return err
 			case ev.Message != nil:
-				err = b.reply(ctx, ev.EventID, ev.Message, conv)
+				err = b.messageIn(ctx, ev.EventID, ev.Message, conv)
 			case ev.Reaction != nil:
 				err = b.reacted(ctx, *ev.Reaction, conv)
 			}

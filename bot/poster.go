@@ -196,13 +196,7 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		j.Done++
 		j.Attempting = false
 	}
-	switch j.Kind {
-	case store.JobSent:
-		err = b.react(ctx, channel, j.ReplyTS, "email")
-	case store.JobFailed:
-		err = b.react(ctx, channel, j.ReplyTS, "x")
-	}
-	if err != nil {
+	if err := b.mark(ctx, channel, j); err != nil {
 		return err
 	}
 	if j.Kind == store.JobMail {
@@ -224,13 +218,81 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 			return []post{{text: activityText(conv, j.Change)}}
 		}
 	case store.JobFailed:
+		if j.Forward {
+			return []post{{text: escape(fmt.Sprintf("⚠️ The forward to %s was NOT sent: %s", j.To, j.Error))}}
+		}
 		return []post{{text: escape(fmt.Sprintf("⚠️ This reply was NOT sent to %s: %s", j.To, j.Error))}}
+	case store.JobSent:
+		if j.Forward {
+			return []post{{text: fmt.Sprintf(":arrow_right_hook: <@%s> forwarded the latest mail of #%d to %s", j.By, conv.Num, escape(j.To))}}
+		}
+	case store.JobCancelled, store.JobReplyLine, store.JobBounced:
+		return []post{{text: replyLine(j)}}
+	case store.JobCompose:
+		return []post{
+			{root: true, text: rootFallback(conv), blocks: rootBlocks(conv, true)},
+			{text: fmt.Sprintf(":writing_hand: <@%s> started this conversation with %s. The first reply in this thread is the first email "+
+				"(`note:` and `//` stay internal, as everywhere); the answer lands here.", j.By, escape(conv.Customer.String()))},
+		}
 	case store.JobStillTrying:
 		return []post{{text: stillTryingText(j)}}
 	case store.JobNotice:
 		return []post{{text: noticeText(j.Notice)}}
 	}
 	return nil
+}
+
+// Marks on an agent's reply: its fate, visible on the reply itself.
+const (
+	markHeld      = "hourglass_flowing_sand"
+	markSent      = "email"
+	markFailed    = "x"
+	markCancelled = "no_entry_sign"
+)
+
+// mark puts a reply's fate on it: each step is idempotent, so a job
+// interrupted between two is simply done again.
+func (b *Bot) mark(ctx context.Context, channel string, j *store.SlackJob) error {
+	var off, on string
+	switch j.Kind {
+	case store.JobHeld:
+		on = markHeld
+	case store.JobSent:
+		off, on = markHeld, markSent
+	case store.JobFailed:
+		off, on = markHeld, markFailed
+	case store.JobCancelled:
+		off, on = markHeld, markCancelled
+	case store.JobBounced:
+		if j.Event == "" {
+			off, on = markSent, markFailed
+		}
+	}
+	if off != "" {
+		if err := b.unreact(ctx, channel, j.ReplyTS, off); err != nil {
+			return err
+		}
+	}
+	if on != "" {
+		return b.react(ctx, channel, j.ReplyTS, on)
+	}
+	return nil
+}
+
+// unreact takes the bot's reaction off a message; one not there (or a
+// message gone) is fine.
+func (b *Bot) unreact(ctx context.Context, channel, ts, name string) error {
+	if ts == "" {
+		return nil
+	}
+	return b.pace.do(reactKey, func() error {
+		err := b.api.RemoveReactionContext(ctx, name, slack.NewRefToMessage(channel, ts))
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) && (se.Err == "no_reaction" || se.Err == "message_not_found") {
+			return nil
+		}
+		return err
+	})
 }
 
 // react adds a reaction to a message; one already there is fine.

@@ -102,9 +102,14 @@ func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
 	if c.Assignee != "" {
 		owner = "Assigned to <@" + c.Assignee + ">"
 	}
+	state := statusText(c.Status) + " · " + owner
+	if c.LastAgent != "" && c.LastAgent != c.Assignee {
+		// Someone else than the owner answered last: say so.
+		state += " · last reply by <@" + c.LastAgent + ">"
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(cut(fmt.Sprintf("#%d · %s", c.Num, subject), headerMax))),
-		slack.NewContextBlock("", mrkdwn(statusText(c.Status)+" · "+owner), plain("From: "+c.Customer.String())),
+		slack.NewContextBlock("", mrkdwn(state), plain(cut(peopleText(c), sectionMax))),
 	}
 	preview := c.Preview
 	if strings.TrimSpace(preview) != "" {
@@ -119,6 +124,25 @@ func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
 		blocks = append(blocks, cardActions(c))
 	}
 	return blocks
+}
+
+// peopleText says whom a conversation is with, and whom replies go to.
+func peopleText(c *store.Conversation) string {
+	s := "From: " + c.Customer.String()
+	if c.Outbound {
+		s = "To: " + c.Customer.String()
+	}
+	if to := c.ReplyTo; to.Addr != "" && !strings.EqualFold(to.Addr, c.Customer.Addr) {
+		s += " · Replies go to: " + to.String()
+	}
+	if len(c.Cc) > 0 {
+		var cc []string
+		for _, a := range c.Cc {
+			cc = append(cc, a.String())
+		}
+		s += " · Cc: " + strings.Join(cc, ", ")
+	}
+	return s
 }
 
 // mailNotes lists what a reader should know about a mail beyond its text.
@@ -190,6 +214,16 @@ func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
 			who += " · " + m.Subject
 		}
 		head = append(head, slack.NewContextBlock("", plain(who)))
+		if j.NewAddress {
+			head = append(head, slack.NewContextBlock("", plain(fmt.Sprintf(
+				"⚠️ New address: %s is not part of this conversation. Replies still go to %s; "+
+					"to include them, /inbox to %d ADDRESS or /inbox cc %d add ADDRESS.",
+				m.From.Addr, replyAddr(c).String(), c.Num, c.Num))))
+		}
+		if j.Folded > 0 {
+			head = append(head, slack.NewContextBlock("", plain(fmt.Sprintf(
+				"🔁 Automated mail no. %d from %s this hour: added here instead of opening another conversation.", j.Folded, m.From.Addr))))
+		}
 		if notes := mailNotes(m, false); len(notes) > 0 {
 			head = append(head, slack.NewContextBlock("", plain(strings.Join(notes, " · "))))
 		}
@@ -216,6 +250,14 @@ func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
 		posts = append(posts, post{text: text, blocks: blocks})
 	}
 	return posts
+}
+
+// replyAddr is where a conversation's replies go.
+func replyAddr(c *store.Conversation) store.Address {
+	if c.ReplyTo.Addr != "" {
+		return c.ReplyTo
+	}
+	return c.Customer
 }
 
 // cardActions are the buttons of the root card. Each carries the

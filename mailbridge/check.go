@@ -34,10 +34,10 @@ func failedCheck(name string, err error) Check {
 	return c
 }
 
-// CheckIMAP connects to the IMAP server as configured, logs in, opens the
-// mailbox and looks for IDLE, changing nothing (mail is not even read). It
-// stops at the first step that fails; the checks run so far come back in
-// order.
+// CheckIMAP connects to the IMAP server as configured, gets an OAuth token
+// (if configured), logs in, opens the mailbox and looks for IDLE, changing
+// nothing (mail is not even read). It stops at the first step that fails;
+// the checks run so far come back in order.
 func CheckIMAP(ctx context.Context, cfg IMAPConfig) []Check {
 	w := NewWatcher(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	cfg = w.cfg
@@ -52,9 +52,15 @@ func CheckIMAP(ctx context.Context, cfg IMAPConfig) []Check {
 	defer stop()
 	out = append(out, Check{Name: name, OK: true, Detail: tlsDetail(cfg.TLS)})
 
+	if w.tokens != nil {
+		check := w.tokens.check(ctx)
+		if out = append(out, check); !check.OK {
+			return out
+		}
+	}
 	name = "IMAP login as " + cfg.Username
-	if err := w.timed(c, func() error { return c.Login(cfg.Username, cfg.Password).Wait() }); err != nil {
-		return append(out, failedCheck(name, imapError("login", &cfg, err)))
+	if _, err := w.login(ctx, c); err != nil {
+		return append(out, failedCheck(name, err))
 	}
 	out = append(out, Check{Name: name, OK: true})
 
@@ -88,23 +94,34 @@ func tlsDetail(mode string) string {
 	return "TLS, certificate verified"
 }
 
-// CheckSMTP connects to the SMTP server as configured and logs in (when a
-// username is set), then quits: no mail is sent.
-func CheckSMTP(ctx context.Context, cfg SMTPConfig) Check {
+// CheckSMTP gets an OAuth token (if configured), connects to the SMTP
+// server as configured and logs in (when a username is set), then quits:
+// no mail is sent. It stops at the first step that fails.
+func CheckSMTP(ctx context.Context, cfg SMTPConfig) []Check {
 	s := NewSender(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var out []Check
+	if s.tokens != nil {
+		check := s.tokens.check(ctx)
+		if out = append(out, check); !check.OK {
+			return out
+		}
+	}
 	name := fmt.Sprintf("SMTP connection to %s (SMTP_TLS=%s)", s.cfg.Addr, s.cfg.TLS)
 	if s.cfg.Username != "" {
 		name += ", login as " + s.cfg.Username
 	}
 	client, done, err := s.dial(ctx)
 	if err != nil {
-		return failedCheck(name, err)
+		return append(out, failedCheck(name, err))
 	}
 	defer done()
 	_ = client.Close()
 	detail := tlsDetail(s.cfg.TLS)
-	if s.cfg.Username == "" {
+	switch {
+	case s.tokens != nil:
+		detail += "; XOAUTH2"
+	case s.cfg.Username == "":
 		detail += "; no login (SMTP_USERNAME empty)"
 	}
-	return Check{Name: name, OK: true, Detail: detail}
+	return append(out, Check{Name: name, OK: true, Detail: detail})
 }

@@ -111,20 +111,20 @@ func TestCheckSMTP(t *testing.T) {
 		cfg.Username, cfg.Password = mailtest.SMTPUser, pw
 		return cfg
 	}
-	if c := CheckSMTP(checkCtx(t), withAuth(tlsSrv.Addr, mailtest.SMTPPass)); !c.OK {
+	if c := lastCheck(t, CheckSMTP(checkCtx(t), withAuth(tlsSrv.Addr, mailtest.SMTPPass))); !c.OK {
 		t.Errorf("%+v failed", c)
 	}
-	c := CheckSMTP(checkCtx(t), withAuth(tlsSrv.Addr, "wrong"))
+	c := lastCheck(t, CheckSMTP(checkCtx(t), withAuth(tlsSrv.Addr, "wrong")))
 	if c.OK || !c.Permanent || !strings.HasPrefix(c.Fix, "SMTP_PASSWORD: ") {
 		t.Errorf("%+v, want a permanent failure naming SMTP_PASSWORD", c)
 	}
 	plain := mailtest.NewSMTPServer(t)
-	c = CheckSMTP(checkCtx(t), withAuth(plain.Addr, mailtest.SMTPPass))
+	c = lastCheck(t, CheckSMTP(checkCtx(t), withAuth(plain.Addr, mailtest.SMTPPass)))
 	if c.OK || !c.Permanent || !strings.HasPrefix(c.Fix, "SMTP_TLS: ") {
 		t.Errorf("%+v, want a permanent failure naming SMTP_TLS", c)
 	}
 	// A local relay: no TLS, login allowed because it is localhost.
-	if c := CheckSMTP(checkCtx(t), SMTPConfig{Addr: plain.Addr, TLS: TLSNone, Username: mailtest.SMTPUser, Password: mailtest.SMTPPass}); !c.OK {
+	if c := lastCheck(t, CheckSMTP(checkCtx(t), SMTPConfig{Addr: plain.Addr, TLS: TLSNone, Username: mailtest.SMTPUser, Password: mailtest.SMTPPass})); !c.OK {
 		t.Errorf("local relay with login: %+v", c)
 	}
 	if n := len(tlsSrv.Messages()) + len(plain.Messages()); n != 0 {
@@ -136,7 +136,7 @@ func TestCheckSMTP(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c = CheckSMTP(checkCtx(t), testSMTPConfig(addr))
+	c = lastCheck(t, CheckSMTP(checkCtx(t), testSMTPConfig(addr)))
 	if c.OK || c.Permanent || !strings.HasPrefix(c.Fix, "SMTP_ADDR: ") {
 		t.Errorf("%+v, want a temporary failure naming SMTP_ADDR", c)
 	}

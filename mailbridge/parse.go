@@ -63,6 +63,8 @@ type Message struct {
 	Attachments []Attachment
 	Auto        bool     // automated mail, see IsAutomated
 	Warnings    []string // non-fatal problems, human-readable
+	// Report is what a bounce says about the mail it returns (dsn.go).
+	Report *store.DeliveryReport `json:",omitempty"`
 }
 
 // MaxText is the maximum length of Message.Text in bytes.
@@ -105,6 +107,9 @@ func Parse(r io.Reader) (*Message, error) {
 	}
 	h := mail.Header{Header: message.Header{Header: th}}
 	p.headers(&h)
+	var params map[string]string
+	p.rep.top, params = lenientMediaType(h.Get("Content-Type"))
+	p.rep.reportTy = strings.ToLower(params["report-type"])
 
 	parts := p.entity(h.Header, br, 0, "", true)
 	p.setText(parts)
@@ -118,12 +123,14 @@ func Parse(r io.Reader) (*Message, error) {
 	if p.droppedAttachments > 0 {
 		p.warnf("%d more attachments not listed", p.droppedAttachments)
 	}
+	p.msg.Report = p.rep.report(p.msg)
 	return p.msg, nil
 }
 
 type parser struct {
 	msg    *Message
-	budget int // bytes of text that may still be held
+	budget int         // bytes of text that may still be held
+	rep    reportParts // what a bounce says (dsn.go)
 
 	unexpectedEOF      bool // a part ended at EOF instead of at its boundary
 	eofReported        bool
@@ -975,7 +982,7 @@ func (p *parser) attachment(h message.Header, body io.Reader, mt string, params 
 		ContentType: mt,
 		Inline:      disp == "inline" || (disp == "" && parent == "multipart/related"),
 	}
-	a.Size = p.drain(body, mt)
+	a.Size = p.drain(p.rep.capture(mt, body), mt)
 	if len(p.msg.Attachments) >= maxAttachments {
 		p.droppedAttachments++
 		return

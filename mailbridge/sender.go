@@ -24,6 +24,7 @@ type SMTPConfig struct {
 	Addr     string // host:port
 	Username string // no AUTH when empty
 	Password string
+	OAuth    *OAuth // log in with OAuth tokens (XOAUTH2) instead of Password
 	TLS      string // TLSImplicit, TLSStartTLS (default) or TLSNone
 	// TLSConfig overrides certificate checks (tests against self-signed servers).
 	TLSConfig *tls.Config
@@ -55,6 +56,7 @@ type Sender struct {
 	st     *store.Store
 	log    *slog.Logger
 	health *health
+	tokens *tokens // nil: password login or none
 }
 
 // NewSender returns a sender; Run starts it.
@@ -78,7 +80,11 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 		cfg.Metrics = NewMetrics(nil)
 	}
 	log = log.With("component", "smtp")
-	return &Sender{cfg: cfg, st: st, log: log, health: &health{part: "SMTP", inbox: cfg.Inbox, st: st, log: log}}
+	s := &Sender{cfg: cfg, st: st, log: log, health: &health{part: "SMTP", inbox: cfg.Inbox, st: st, log: log}}
+	if cfg.OAuth != nil {
+		s.tokens = newTokens("SMTP", *cfg.OAuth, log)
+	}
+	return s
 }
 
 // State says whether the last SMTP session (or start-up check) could
@@ -119,6 +125,9 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 		}
 		if s.cfg.Inbox != "" && j.Inbox != s.cfg.Inbox {
 			continue // another inbox's sender sends it
+		}
+		if j.Held {
+			continue // the bot releases it at the end of its hold window
 		}
 		now := time.Now()
 		if j.NextAttempt.After(now) {
@@ -223,10 +232,11 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 	return err
 }
 
-// dial connects and logs in (a ConnError when it cannot). The connection is
-// closed ShutdownGrace after ctx is done, so a shutdown does not wait out a
-// slow session; done releases that watch.
-func (s *Sender) dial(ctx context.Context) (client *mail.Client, done func(), err error) {
+// connect connects and logs in (a ConnError when it cannot), with token
+// (XOAUTH2) if not empty. The connection is closed ShutdownGrace after ctx
+// is done, so a shutdown does not wait out a slow session; done releases
+// that watch.
+func (s *Sender) connect(ctx context.Context, token string) (client *mail.Client, done func(), err error) {
 	host, portStr, err := net.SplitHostPort(s.cfg.Addr)
 	if err != nil {
 		return nil, nil, &permanentError{fmt.Errorf("SMTP_ADDR %q: %w", s.cfg.Addr, err)}
@@ -283,7 +293,10 @@ func (s *Sender) dial(ctx context.Context) (client *mail.Client, done func(), er
 	default: // none, or implicit: TLS is up before the greeting
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	}
-	if s.cfg.Username != "" {
+	switch {
+	case token != "":
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthXOAUTH2), mail.WithUsername(s.cfg.Username), mail.WithPassword(token))
+	case s.cfg.Username != "":
 		// Not AutoDiscover: it judges encryption by go-mail's own TLS
 		// dial, which our dialer replaces, and would never pick PLAIN or
 		// LOGIN. Those two refuse an unencrypted link by themselves
@@ -328,6 +341,17 @@ func (s *Sender) compose(j store.MailJob) (*mail.Msg, error) {
 	}
 	m.FromMailAddress(from)
 	m.ToMailAddress(to)
+	var cc []*netmail.Address
+	for _, a := range j.Cc {
+		c, err := mailAddress(a.Name, a.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("cc %q: %w", a.Addr, err)
+		}
+		cc = append(cc, c)
+	}
+	if len(cc) > 0 {
+		m.CcMailAddress(cc...)
+	}
 	m.Subject(j.Subject)
 	m.SetMessageIDWithValue(j.MessageID)
 	m.SetDateWithValue(j.Created)

@@ -573,3 +573,53 @@ func TestFromName(t *testing.T) {
 		}
 	}
 }
+
+// A held reply is the bot's until it releases it: the sender passes it
+// by, and sends it, with its Cc, once released.
+func TestSenderLeavesHeldRepliesAndSendsCc(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	st := openStore(t)
+	log, _ := testLog(t)
+	raw := "From: Bob Customer <bob@example.com>\r\nTo: support@acme.test, Partner <partner@example.com>\r\n" +
+		"Cc: dan@example.com, support@acme.test\r\nSubject: Team\r\nMessage-ID: <team1@example.com>\r\n\r\nHello all\r\n"
+	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: 1, Mail: ReadInbound(strings.NewReader(raw))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := time.Now()
+	held, err := st.EnqueueReply(store.Reply{EventID: "EvHeld", Conv: res[0].Conv, Channel: "C1",
+		SlackTS: fmt.Sprintf("%d.%06d", wrote.Unix(), wrote.Nanosecond()/1000), AgentID: "UALICE", AgentName: "Alice",
+		Text: "held text", MessageID: "held@acme.test", HoldUntil: wrote.Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueReply(t, st, inboundFrom("Carl <carl@example.com>", "c9@example.com"), "Alice", "not held")
+	runSender(t, NewSender(testSMTPConfig(srv.Addr), st, log))
+	got := waitSMTP(t, srv, 1)
+	if !strings.Contains(string(got[0].Data), "not held") {
+		t.Fatalf("first mail sent: %s", got[0].Data)
+	}
+	// The sender went through the outbox in order: it passed the held one.
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d mails: the held reply was sent", n)
+	}
+	if _, q, err := st.ReleaseReply(held.Seq, store.Look{Text: "released text"}); err != nil || q != nil {
+		t.Fatal(err, q)
+	}
+	got = waitSMTP(t, srv, 2)
+	m := parseSent(t, got[1].Data)
+	if cc := m.Header.Get("Cc"); !strings.Contains(cc, "partner@example.com") || !strings.Contains(cc, "dan@example.com") || strings.Contains(cc, "support@") {
+		t.Errorf("Cc %q", cc)
+	}
+	if want := []string{"bob@example.com", "partner@example.com", "dan@example.com"}; strings.Join(got[1].To, " ") != strings.Join(want, " ") {
+		t.Errorf("envelope recipients %v, want %v", got[1].To, want)
+	}
+	var body bytes.Buffer
+	body.ReadFrom(m.Body)
+	if !strings.Contains(body.String(), "released text") {
+		t.Errorf("body %q", body.String())
+	}
+}

@@ -37,6 +37,7 @@ type IMAPConfig struct {
 	Addr     string // host:port
 	Username string
 	Password string
+	OAuth    *OAuth // log in with OAuth tokens instead of Password
 	TLS      string // TLSImplicit, TLSStartTLS or TLSNone
 	Mailbox  string // default INBOX
 	// TLSConfig overrides certificate checks (tests against self-signed servers).
@@ -98,13 +99,18 @@ type Watcher struct {
 	// unacknowledged command (a quarter of an hour), or for ever.
 	cmdTimeout time.Duration
 	health     *health
+	tokens     *tokens // nil: password login
 }
 
 // NewWatcher returns a watcher; Run starts it.
 func NewWatcher(cfg IMAPConfig, st *store.Store, log *slog.Logger) *Watcher {
 	cfg.defaults()
 	log = log.With("component", "imap", "mailbox", cfg.Mailbox)
-	return &Watcher{cfg: cfg, st: st, log: log, cmdTimeout: time.Minute, health: &health{part: "IMAP", inbox: cfg.Inbox, st: st, log: log}}
+	w := &Watcher{cfg: cfg, st: st, log: log, cmdTimeout: time.Minute, health: &health{part: "IMAP", inbox: cfg.Inbox, st: st, log: log}}
+	if cfg.OAuth != nil {
+		w.tokens = newTokens("IMAP", *cfg.OAuth, log)
+	}
+	return w
 }
 
 // State says whether the watcher is logged in and waiting for mail.
@@ -126,6 +132,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 		})
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errRenew) {
+			w.log.Info("renewing the IMAP session before its OAuth token expires")
+			continue
 		}
 		w.cfg.Metrics.IMAPReconnects.Inc()
 		wait := backoff
@@ -158,6 +168,8 @@ func problemOf(err error) string {
 	switch ce.Step {
 	case "login":
 		return "Cannot log in to " + ce.Server
+	case "token":
+		return "Cannot get an OAuth token for " + ce.Server
 	case "TLS":
 		return "Cannot set up TLS with " + ce.Server
 	case "mailbox":
@@ -271,28 +283,40 @@ func (p progressReader) Read(b []byte) (int, error) {
 }
 
 // connect dials, logs in and selects the mailbox; errors are ConnErrors.
-func (w *Watcher) connect(ctx context.Context, notify chan<- struct{}) (*imapclient.Client, *imap.SelectData, error) {
-	c, err := w.dial(ctx, notify)
+// renew is when the session must be renewed (OAuth; zero: never).
+func (w *Watcher) connect(ctx context.Context, notify chan<- struct{}) (c *imapclient.Client, sel *imap.SelectData, renew time.Time, err error) {
+	c, err = w.dial(ctx, notify)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, renew, err
 	}
-	if err := w.timed(c, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
+	if renew, err = w.login(ctx, c); err != nil {
 		c.Close()
-		return nil, nil, imapError("login", &w.cfg, fmt.Errorf("login as %s: %w", w.cfg.Username, err))
+		return nil, nil, renew, err
 	}
-	var sel *imap.SelectData
 	if err := w.timed(c, func() (err error) { sel, err = c.Select(w.cfg.Mailbox, nil).Wait(); return err }); err != nil {
 		c.Close()
-		return nil, nil, imapError("mailbox", &w.cfg, fmt.Errorf("select %s: %w", w.cfg.Mailbox, err))
+		return nil, nil, renew, imapError("mailbox", &w.cfg, fmt.Errorf("select %s: %w", w.cfg.Mailbox, err))
 	}
-	return c, sel, nil
+	return c, sel, renew, nil
+}
+
+// errRenew ends a session whose OAuth token is about to expire: the
+// watcher logs in again at once with a new one.
+var errRenew = errors.New("OAuth token about to expire")
+
+// until bounds a wait d so that it ends by renew (if set).
+func until(d time.Duration, renew time.Time) time.Duration {
+	if renew.IsZero() {
+		return d
+	}
+	return max(min(d, time.Until(renew)), 0)
 }
 
 // session is one connection: log in, select, catch up, then wait for news.
 // ready is called once the watcher is logged in and about to wait.
 func (w *Watcher) session(ctx context.Context, ready func()) error {
 	notify := make(chan struct{}, 1)
-	c, sel, err := w.connect(ctx, notify)
+	c, sel, renew, err := w.connect(ctx, notify)
 	if err != nil {
 		return err
 	}
@@ -313,12 +337,15 @@ func (w *Watcher) session(ctx context.Context, ready func()) error {
 			ready()
 			ready = nil
 		}
+		if !renew.IsZero() && !time.Now().Before(renew) {
+			return errRenew
+		}
 		if !c.Caps().Has(imap.CapIdle) {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-notify:
-			case <-time.After(w.cfg.Poll):
+			case <-time.After(until(w.cfg.Poll, renew)):
 			}
 			if err := w.timed(c, func() error { return c.Noop().Wait() }); err != nil {
 				return fmt.Errorf("noop: %w", err)
@@ -326,13 +353,13 @@ func (w *Watcher) session(ctx context.Context, ready func()) error {
 			continue
 		}
 		// First a short IDLE, then a look, then a long one.
-		if err := w.idle(ctx, c, notify, w.cfg.Recheck); err != nil {
+		if err := w.idle(ctx, c, notify, until(w.cfg.Recheck, renew)); err != nil {
 			return err
 		}
 		if err := w.fetchNew(ctx, c, sel.UIDValidity); err != nil {
 			return err
 		}
-		if err := w.idle(ctx, c, notify, w.cfg.IdleRestart); err != nil {
+		if err := w.idle(ctx, c, notify, until(w.cfg.IdleRestart, renew)); err != nil {
 			return err
 		}
 	}
@@ -603,7 +630,7 @@ func toInbound(m *Message) *store.InboundMail {
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		From: addr(m.From), To: addrs(m.To), Cc: addrs(m.Cc),
 		Subject: m.Subject, Date: m.Date, Text: m.Text, Truncated: m.Truncated, HTMLOnly: m.HTMLOnly,
-		Auto: m.Auto, Warnings: m.Warnings,
+		Auto: m.Auto, Warnings: m.Warnings, Report: m.Report,
 	}
 	if len(m.ReplyTo) > 0 {
 		r := addr(m.ReplyTo[0])

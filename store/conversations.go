@@ -121,12 +121,21 @@ func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conver
 	}
 	c := *old
 	c.ConvText = old.ConvText
-	c.Chain = slices.Clone(old.Chain)
-	c.History = slices.Clone(old.History)
+	cloneText(&c.ConvText)
 	if err := f(&c); err != nil {
 		return nil, err
 	}
 	return &c, putConv(tx, old, &c, true)
+}
+
+// cloneText gives a copy of a conversation's text slices of its own, so
+// that a change does not write through to the state it replaces.
+func cloneText(t *ConvText) {
+	t.Chain = slices.Clone(t.Chain)
+	t.History = slices.Clone(t.History)
+	t.Cc = slices.Clone(t.Cc)
+	t.Participants = slices.Clone(t.Participants)
+	t.Replies = slices.Clone(t.Replies)
 }
 
 // markCard records that conversation num's status card must be brought up

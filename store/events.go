@@ -38,6 +38,18 @@ func (s *Store) MarkEvent(eventID string) (dup bool, err error) {
 	return dup, err
 }
 
+// MarkMessage records a Slack message that was looked at as a reply and
+// refused (it named a recipient that is no address): a redelivery, or the
+// catch-up, does not answer its author again. It returns true when it was
+// recorded already.
+func (s *Store) MarkMessage(eventID, channel, ts string) (dup bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		dup, err = seen(tx, s.now(), "ev:"+eventID, MessageKey(channel, ts))
+		return err
+	})
+	return dup, err
+}
+
 // Handled reports whether a Slack message was turned into mail already.
 func (s *Store) Handled(channel, ts string) (ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -47,7 +59,8 @@ func (s *Store) Handled(channel, ts string) (ok bool, err error) {
 	return ok, err
 }
 
-// PruneEvents forgets Slack events handled before cutoff.
+// PruneEvents forgets Slack events handled before cutoff, and the loop
+// guard's counts of hours that are over.
 func (s *Store) PruneEvents(cutoff time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -60,7 +73,7 @@ func (s *Store) PruneEvents(cutoff time.Time) (int, error) {
 				n++
 			}
 		}
-		return nil
+		return pruneFlood(tx, s.now())
 	})
 	return n, err
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,6 +20,9 @@ type Watermark struct {
 	// reconnect goes on deduplicating.
 	DedupUpTo uint32 `json:"dedup_up_to,omitempty"`
 }
+
+// latestLen caps the text of the latest customer mail kept for forwards.
+const latestLen = 64 << 10
 
 // msgRef is what a Message-ID key points at.
 type msgRef struct {
@@ -144,15 +146,28 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			}
 		}
 	}
+	if m.Report != nil {
+		// A bounce of one of our mails goes on that mail, not into a
+		// conversation of its own.
+		if conv, err := s.recordBounce(tx, m, now); conv != 0 || err != nil {
+			return conv, false, "", err
+		}
+	}
 	var old *Conversation
 	c := &Conversation{}
-	if num := findConv(ids, m); num != 0 {
+	num := findConv(ids, m)
+	folded := 0
+	if num == 0 && m.Auto {
+		if num, folded, err = s.loopGuard(tx, m, now); err != nil {
+			return 0, false, "", err
+		}
+	}
+	if num != 0 {
 		if old, err = getConv(tx, num); err != nil {
 			return 0, false, "", err
 		}
 		*c = *old
-		c.Chain = slices.Clone(old.Chain)
-		c.History = slices.Clone(old.History)
+		cloneText(&c.ConvText)
 		conv = num
 	} else {
 		meta := tx.Bucket(bMeta)
@@ -172,19 +187,36 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			Status:   StatusOpen,
 			ConvText: ConvText{Preview: truncate(m.Text, previewLen), First: &first},
 		}
+		if m.Auto {
+			if err := s.autoOpened(tx, m, now, conv); err != nil {
+				return 0, false, "", err
+			}
+		}
 	}
 	c.Updated = now
 	var reopened *Change
+	stranger := false
 	if !m.Auto {
-		// Replies go to the latest human sender; an auto-reply must not
-		// redirect them to a robot.
-		c.ReplyTo = m.From
-		if m.ReplyTo != nil && m.ReplyTo.Addr != "" {
-			c.ReplyTo = *m.ReplyTo
-		}
-		if m.MessageID != "" {
-			c.LastInbound = m.MessageID
-			c.ParentRefs = capIDs(m.References)
+		// A mail from an address that is not in the conversation joined
+		// it only by its headers: shown, but it redirects nothing.
+		stranger = !isNew && !isParticipant(c, m.From.Addr)
+		c.LastHumanAt, c.LastHumanFrom = now, m.From.Addr
+		if !stranger {
+			// Replies go to the latest human sender, and to whom else
+			// they wrote; an auto-reply must not redirect them to a robot.
+			c.ReplyTo = m.From
+			if m.ReplyTo != nil && m.ReplyTo.Addr != "" {
+				c.ReplyTo = *m.ReplyTo
+			}
+			c.Cc = s.ccOf(c, c.ReplyTo, []string{m.From.Addr}, m.To, m.Cc)
+			s.addParticipants(c, append([]Address{m.From, c.ReplyTo}, c.Cc...)...)
+			if m.MessageID != "" {
+				c.LastInbound = m.MessageID
+				c.ParentRefs = capIDs(m.References)
+			}
+			latest := *m
+			latest.Text = truncate(m.Text, latestLen)
+			c.Latest = &latest
 		}
 		if !isNew && c.Status != StatusOpen {
 			c.Status = StatusOpen
@@ -194,6 +226,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 		}
 	} else if isNew {
 		c.ReplyTo = m.From
+		s.addParticipants(c, m.From)
 	}
 	if m.MessageID != "" {
 		c.Chain = appendID(c.Chain, m.MessageID)
@@ -211,7 +244,8 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			return 0, false, "", err
 		}
 	}
-	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now},
+	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now,
+		NewAddress: stranger, Folded: folded},
 		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
 		return 0, false, "", err
 	}

@@ -14,8 +14,8 @@ type QueueStats struct {
 	Oldest time.Time
 	// OldestDue is since when the longest-waiting due job has been due:
 	// queued, or last retried, whichever is later (zero when none is due).
-	// A job waiting out a retry delay is not due; a due job that stays
-	// unhandled means the queue is stuck.
+	// A job waiting out a retry delay is not due, nor a held reply; a due
+	// job that stays unhandled means the queue is stuck.
 	OldestDue time.Time
 }
 
@@ -37,6 +37,7 @@ func (s *Store) Stats(now time.Time) (toSlack, toMail QueueStats, err error) {
 type jobTimes struct {
 	Created     time.Time `json:"created"`
 	NextAttempt time.Time `json:"next_attempt"`
+	Held        bool      `json:"held"` // a held reply waits for the bot, not the sender
 }
 
 func queueStats(b *bolt.Bucket, now time.Time) (QueueStats, error) {
@@ -51,7 +52,7 @@ func queueStats(b *bolt.Bucket, now time.Time) (QueueStats, error) {
 		if q.Oldest.IsZero() || t.Created.Before(q.Oldest) {
 			q.Oldest = t.Created
 		}
-		if t.NextAttempt.After(now) {
+		if t.NextAttempt.After(now) || t.Held {
 			continue
 		}
 		due := t.Created

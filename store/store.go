@@ -34,6 +34,8 @@
 //	  <seq u64>         -> JSON MailJob
 //	events
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
+//	autoflood                      loop guard: automated mail per sender, see loopguard.go
+//	  <address>         -> JSON floodCount
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -67,6 +69,7 @@ var (
 	bParked    = []byte("parked")
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
+	bAutoFlood = []byte("autoflood")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
@@ -84,8 +87,10 @@ type Store struct {
 	db        *bolt.DB
 	now       func() time.Time
 	legacy    Legacy
+	own       map[string]bool // the installation's own addresses, lower case
 	slackKick *kicker
 	mailKick  *kicker
+	heldKick  *kicker
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -104,6 +109,10 @@ type Options struct {
 	Now func() time.Time
 	// Legacy is required to migrate a schema-1 file that holds data.
 	Legacy Legacy
+	// OwnAddresses are the installation's own addresses (every inbox's,
+	// the mail accounts'): never a recipient of a reply's Cc, never a
+	// participant. Each conversation's own inbox is always one.
+	OwnAddresses []string
 	// NoSync skips fsync on commit: for tests and benchmarks that fill a
 	// store, never for a real installation (a crash could lose commits).
 	NoSync bool
@@ -131,7 +140,11 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
-	s := &Store{db: db, now: o.Now, legacy: o.Legacy, slackKick: &kicker{}, mailKick: &kicker{}}
+	s := &Store{db: db, now: o.Now, legacy: o.Legacy, own: map[string]bool{},
+		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}}
+	for _, a := range o.OwnAddresses {
+		s.own[addrKey(a)] = true
+	}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -159,6 +172,10 @@ func (s *Store) SlackKick() <-chan struct{} { return s.slackKick.subscribe() }
 // MailKick returns a channel signalled after each commit that queued mail
 // to send; each inbox's sender subscribes on its own.
 func (s *Store) MailKick() <-chan struct{} { return s.mailKick.subscribe() }
+
+// HeldKick returns a channel signalled after each commit that held a reply
+// or changed when a held one is due.
+func (s *Store) HeldKick() <-chan struct{} { return s.heldKick.subscribe() }
 
 // kicker wakes every subscriber; a wake-up that finds one busy is kept
 // (one per subscriber), so none is missed.

@@ -21,6 +21,12 @@ type Reply struct {
 	AgentName string
 	Text      string
 	MessageID string // pre-generated, canonical (no <>)
+	// Recipients changes who this reply goes to.
+	Recipients Recipients
+	// HoldUntil, when set, holds the reply until then (and until the bot
+	// releases it, see ReleaseReply); zero queues it for sending at once.
+	HoldUntil time.Time
+	EditedTS  string // the Slack edit Text is from, "" the original
 }
 
 // ErrDuplicate is returned for a Slack event already acted on.
@@ -30,11 +36,18 @@ var ErrDuplicate = errors.New("event already handled")
 // within its channel.
 func MessageKey(channel, ts string) string { return "msg:" + channel + "/" + ts }
 
-// EnqueueReply puts a reply into the outbox, fixing its recipients and
-// threading headers from the conversation, and records the Slack event so a
-// redelivery is refused with ErrDuplicate. The reply's Message-ID is mapped to
-// the conversation at once, so the customer's answer threads even if it
-// arrives before the send is confirmed.
+// maxReplies is how many replies a conversation remembers the fate of.
+const maxReplies = 30
+
+// Ownership shown when someone replies in a conversation someone else owns.
+const ActReplyOver = "replied_over"
+
+// EnqueueReply puts a reply into the outbox, held or ready to send, fixing
+// its recipients and threading headers from the conversation, and records
+// the Slack event so a redelivery is refused with ErrDuplicate. The reply's
+// Message-ID is mapped to the conversation at once, so the customer's answer
+// threads even if it arrives before the send is confirmed. A held reply's
+// mark (JobHeld) is queued with it.
 func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 	var job MailJob
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -48,20 +61,32 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 		}
 		_, err = updateConv(tx, r.Conv, func(c *Conversation) error {
 			job = MailJob{
-				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, To: c.ReplyTo,
-				Subject: ReplySubject(c.Subject), InReplyTo: c.LastInbound,
-				References: replyRefs(c), AgentID: r.AgentID, AgentName: r.AgentName,
-				Text: r.Text, SlackTS: r.SlackTS, Created: now,
+				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, AgentID: r.AgentID, AgentName: r.AgentName,
+				Text: r.Text, SlackTS: r.SlackTS, Channel: r.Channel, Created: now, EditedTS: r.EditedTS,
+				Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients,
 			}
-			if job.To.Addr == "" {
-				job.To = c.Customer
+			s.address(&job, r.Recipients, c)
+			state := ReplyQueued
+			if job.Held {
+				state = ReplyHeld
+			} else {
+				s.addParticipants(c, append([]Address{job.To}, job.Cc...)...)
 			}
 			c.Chain = appendID(c.Chain, r.MessageID)
 			c.Updated = now
-			if c.Assignee == "" {
+			switch c.Assignee {
+			case "":
 				// Whoever answers an unassigned conversation owns it.
 				c.Assignee = r.AgentID
 				ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
+				c.History = append(c.History, ch)
+				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+					return err
+				}
+			case r.AgentID:
+			default:
+				// Allowed, but nobody should learn it from the customer.
+				ch := Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}
 				c.History = append(c.History, ch)
 				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
 					return err
@@ -70,14 +95,29 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 			if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
 				return err
 			}
-			return enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq })
+			if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
+				return err
+			}
+			c.Replies = capReplies(append(c.Replies, ReplyRef{
+				Seq: job.Seq, SlackTS: r.SlackTS, AgentID: r.AgentID, MessageID: r.MessageID, InReplyTo: c.LastInbound,
+				State: state, At: now, To: job.To.String(), Written: TSTime(r.SlackTS),
+			}), maxReplies)
+			if !job.Held {
+				return nil
+			}
+			return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now},
+				func(j *SlackJob, seq uint64) { j.Seq = seq })
 		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	kick(s.mailKick)
+	if job.Held {
+		kick(s.heldKick)
+	} else {
+		kick(s.mailKick)
+	}
 	kick(s.slackKick)
 	return &job, nil
 }
@@ -192,27 +232,41 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 			return err
 		}
 		now := s.now()
-		kind := JobSent
+		kind, state := JobSent, ReplySent
 		if failure != "" {
-			kind = JobFailed
-		} else {
-			_, err := updateConv(tx, j.Conv, func(c *Conversation) error {
-				if c.Status == StatusOpen {
-					c.Status = StatusWaiting
-				}
-				c.Updated = now
-				return markCard(tx, c.Num)
-			})
-			if err != nil {
-				return err
+			kind, state = JobFailed, ReplyFailed
+		}
+		_, err := updateConv(tx, j.Conv, func(c *Conversation) error {
+			setReplyState(c, seq, state, failure, now)
+			if failure != "" || j.Forward {
+				return nil
 			}
+			if c.Status == StatusOpen {
+				c.Status = StatusWaiting
+			}
+			c.LastAgent = j.AgentID
+			c.Updated = now
+			return markCard(tx, c.Num)
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
 		}
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{
-			Kind: kind, Conv: j.Conv, ReplyTS: j.SlackTS, To: j.To.String(), Error: failure, Created: now,
+			Kind: kind, Conv: j.Conv, ReplyTS: j.SlackTS, To: recipientsText(j), Error: failure, Created: now,
+			Forward: j.Forward, By: j.AgentID,
 		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
 	})
 	if err == nil {
 		kick(s.slackKick)
 	}
 	return err
+}
+
+// recipientsText names whom a mail went to, for the lines about it.
+func recipientsText(j MailJob) string {
+	out := j.To.String()
+	for _, a := range j.Cc {
+		out += ", " + a.String()
+	}
+	return out
 }

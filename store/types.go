@@ -48,6 +48,13 @@ type Conversation struct {
 	Updated  time.Time `json:"updated"`
 	ClosedAt time.Time `json:"closed_at,omitzero"`
 
+	// LastAgent is who sent the latest reply (Slack user ID): the card
+	// shows it when it is not the owner.
+	LastAgent string `json:"last_agent,omitempty"`
+	// Outbound is set for a conversation an agent started (/inbox new):
+	// Customer is then whom it was written to.
+	Outbound bool `json:"outbound,omitempty"`
+
 	ConvText `json:"-"`
 }
 
@@ -67,6 +74,55 @@ type ConvText struct {
 	Chain       []string `json:"chain,omitempty"` // every Message-ID received or sent, oldest first, capped
 
 	History []Change `json:"history,omitempty"` // newest maxHistory entries
+
+	// Cc is who else replies go to (reply-all): whom the latest mail of
+	// the customer was addressed to besides the inbox, as agents changed
+	// it since. Never an inbox's own address.
+	Cc []Address `json:"cc,omitempty"`
+	// Participants are the addresses (lower case) that took part or were
+	// added by an agent. A mail that joins the conversation by its
+	// threading headers from any other address is shown flagged, and
+	// changes neither the reply address nor the recipients: anyone who saw
+	// a Message-ID could otherwise redirect the conversation.
+	Participants []string `json:"participants,omitempty"`
+	// LastHuman is when the latest mail by a person (not an automated one)
+	// was recorded, and from whom: a reply held meanwhile must not go out
+	// without its author knowing.
+	LastHumanAt   time.Time `json:"last_human_at,omitzero"`
+	LastHumanFrom string    `json:"last_human_from,omitempty"`
+	// Latest is the latest customer mail, its text capped: what
+	// /inbox forward sends on.
+	Latest *InboundMail `json:"latest,omitempty"`
+	// Replies are the conversation's latest replies and their fate,
+	// newest last, capped: edits, deletions, bounces and the collision
+	// guard look them up.
+	Replies []ReplyRef `json:"replies,omitempty"`
+}
+
+// Reply states, as ReplyRef.State.
+const (
+	ReplyHeld      = "held"      // waiting out the hold window (or its author's answer)
+	ReplyQueued    = "queued"    // released to the outbox
+	ReplySent      = "sent"      // the SMTP server took it
+	ReplyFailed    = "failed"    // could not be sent
+	ReplyCancelled = "cancelled" // never sent: cancelled, deleted, turned into a note, unanswered
+	ReplyBounced   = "bounced"   // sent, then bounced
+)
+
+// ReplyRef is what a conversation remembers of one of its replies.
+type ReplyRef struct {
+	Seq       uint64    `json:"seq"`                 // outbox job
+	SlackTS   string    `json:"ts,omitempty"`        // the agent's message ("" for a forward)
+	AgentID   string    `json:"agent,omitempty"`     // its author
+	MessageID string    `json:"mid"`                 // of the mail
+	InReplyTo string    `json:"irt,omitempty"`       // the customer mail it answers
+	State     string    `json:"state"`               // Reply*
+	At        time.Time `json:"at"`                  // of the latest state change
+	To        string    `json:"to,omitempty"`        // for lines about its fate
+	Forward   bool      `json:"forward,omitempty"`   // a forward, not a reply
+	Why       string    `json:"why,omitempty"`       // why it failed, bounced or was cancelled
+	Written   time.Time `json:"written,omitzero"`    // when its author wrote it (the Slack ts)
+	EditedTS  string    `json:"edited_ts,omitempty"` // the Slack edit its mail has ("" the original)
 }
 
 // Change is one entry of a conversation's activity log.
@@ -104,6 +160,47 @@ type InboundMail struct {
 	// ParseError is set when the mail could not be parsed; Text then holds
 	// the beginning of the raw message so that nothing is lost from sight.
 	ParseError string `json:"parse_error,omitempty"`
+	// Report is set for a bounce: a delivery status notification, or
+	// a mail from a mailer daemon.
+	Report *DeliveryReport `json:"report,omitempty"`
+}
+
+// DeliveryReport is what a bounce says about the message it is about
+// (RFC 3464: message/delivery-status, and the returned message or its
+// header).
+type DeliveryReport struct {
+	// OriginalMessageID is the Message-ID of the returned message
+	// (canonical), "" when the bounce did not include it.
+	OriginalMessageID string `json:"original_message_id,omitempty"`
+	Recipient         string `json:"recipient,omitempty"`  // Final-Recipient (or Original-Recipient), the address
+	Action            string `json:"action,omitempty"`     // failed, delayed, delivered, relayed, expanded ("" unknown: failed)
+	Status            string `json:"status,omitempty"`     // enhanced status code, "5.1.1"
+	Diagnostic        string `json:"diagnostic,omitempty"` // Diagnostic-Code without its type, "550 5.1.1 user unknown"
+}
+
+// Failed reports whether the report says the message was not delivered
+// (a report of unknown action counts as a failure: mailer daemons that do
+// not follow RFC 3464 write only on failure).
+func (r *DeliveryReport) Failed() bool {
+	switch r.Action {
+	case "delayed", "delivered", "relayed", "expanded":
+		return false
+	}
+	return true
+}
+
+// Reason is the shortest useful account of the report: the diagnostic,
+// else the status code, else the action.
+func (r *DeliveryReport) Reason() string {
+	switch {
+	case r.Diagnostic != "":
+		return r.Diagnostic
+	case r.Status != "":
+		return r.Status
+	case r.Action != "":
+		return r.Action
+	}
+	return "undeliverable"
 }
 
 // Slack job kinds. Status cards are not jobs: a change marks its card
@@ -119,9 +216,35 @@ const (
 	JobNotice = "notice"
 	// JobStillTrying says in a reply's thread that it is not sent yet, and why.
 	JobStillTrying = "still_trying"
+	// JobHeld marks a reply held for the hold window (:hourglass_flowing_sand:).
+	JobHeld = "held"
+	// JobCancelled says a held reply will never be sent, and why (Event),
+	// and takes its hold mark away.
+	JobCancelled = "cancelled"
+	// JobReplyLine is a line in the thread about a reply (Event): an edit
+	// taken, or one that came too late.
+	JobReplyLine = "reply_line"
+	// JobBounced marks a sent reply :x: with the bounce's reason (Error),
+	// or says that its delivery is delayed (Event EventDelayed).
+	JobBounced = "bounced"
+	// JobCompose posts the status card of a conversation an agent started.
+	JobCompose = "compose"
 	// JobPointer says in another inbox's channel that a mail it received
 	// is a conversation of the inbox that received it first.
 	JobPointer = "pointer"
+)
+
+// Events of JobCancelled and JobReplyLine.
+const (
+	EventCancelled   = "cancelled"    // the author clicked Cancel
+	EventDeleted     = "deleted"      // the message was deleted inside the window
+	EventNote        = "note"         // an edit turned it into a note
+	EventExpired     = "expired"      // the author did not answer the collision question within a day
+	EventEdited      = "edited"       // an edit inside the window: the mail has the new text
+	EventEditedLate  = "edited_late"  // an edit after the window: the customer has the original
+	EventDeletedLate = "deleted_late" // a deletion after the window: the customer has it
+	EventDelayed     = "delayed"      // a delivery-delayed report
+	EventInvalid     = "invalid"      // an edit with a recipient that is not an address: the mail is unchanged
 )
 
 // Notice is a message about inboxbot itself for the inbox channel.
@@ -157,6 +280,18 @@ type SlackJob struct {
 	To      string `json:"to,omitempty"`
 	Error   string `json:"error,omitempty"`
 
+	Event   string    `json:"event,omitempty"`   // JobCancelled, JobReplyLine: what happened (Event*)
+	By      string    `json:"by,omitempty"`      // who did it (Slack user ID)
+	At      time.Time `json:"at,omitzero"`       // JobReplyLine: when the reply was sent
+	Forward bool      `json:"forward,omitempty"` // JobSent/JobFailed: a forward, not a reply
+	// NewAddress (JobMail) flags a mail that joined the conversation from
+	// an address that is not one of its participants.
+	NewAddress bool `json:"new_address,omitempty"`
+	// Folded (JobMail) counts the automated mails from the same sender
+	// this hour when the loop guard added this one to an existing
+	// conversation instead of opening one.
+	Folded int `json:"folded,omitempty"`
+
 	Created     time.Time `json:"created"`
 	Done        int       `json:"done"`       // parts posted
 	Attempting  bool      `json:"attempting"` // part Done was sent to Slack, outcome unknown
@@ -166,21 +301,45 @@ type SlackJob struct {
 }
 
 // MailJob is an entry of the Slack → mail queue: a reply ready to send.
-// Everything the mail needs is fixed when it is queued, its Message-ID
-// included, so a retry sends the very same message.
+// Everything the mail needs is fixed when it is released to the sender,
+// its Message-ID included, so a retry sends the very same message.
+//
+// A reply is queued held: the sender leaves it alone until the bot, at the
+// end of the hold window (HoldUntil), has looked at the Slack message again
+// and checked for collisions, and releases it. Until then its text follows
+// the edits of the Slack message.
 type MailJob struct {
-	Seq        uint64   `json:"seq"`
-	Conv       uint64   `json:"conv"`
-	Inbox      string   `json:"inbox,omitempty"` // sent From this inbox, through its SMTP server
-	MessageID  string   `json:"message_id"`
-	To         Address  `json:"to"`
-	Subject    string   `json:"subject"`
-	InReplyTo  string   `json:"in_reply_to,omitempty"`
-	References []string `json:"references,omitempty"`
-	AgentID    string   `json:"agent_id"`
-	AgentName  string   `json:"agent_name"`
-	Text       string   `json:"text"`
-	SlackTS    string   `json:"slack_ts"` // the agent's message, to mark it sent
+	Seq        uint64    `json:"seq"`
+	Conv       uint64    `json:"conv"`
+	Inbox      string    `json:"inbox,omitempty"` // sent From this inbox, through its SMTP server
+	MessageID  string    `json:"message_id"`
+	To         Address   `json:"to"`
+	Cc         []Address `json:"cc,omitempty"`
+	Subject    string    `json:"subject"`
+	InReplyTo  string    `json:"in_reply_to,omitempty"`
+	References []string  `json:"references,omitempty"`
+	AgentID    string    `json:"agent_id"`
+	AgentName  string    `json:"agent_name"`
+	Text       string    `json:"text"`
+	SlackTS    string    `json:"slack_ts"` // the agent's message, to mark it sent
+	Channel    string    `json:"channel,omitempty"`
+	Forward    bool      `json:"forward,omitempty"` // /inbox forward: no Slack message of its own
+
+	// Held: not for the sender yet (see above).
+	Held      bool      `json:"held,omitempty"`
+	HoldUntil time.Time `json:"hold_until,omitzero"` // the Slack message's time + SEND_DELAY
+	// EditedTS is the Slack edit the text is from ("" the original):
+	// an older look at the message never undoes a newer edit.
+	EditedTS string `json:"edited_ts,omitempty"`
+	// Question is set while the author is asked whether to send after
+	// all (collision guard).
+	Question *Question `json:"question,omitempty"`
+	// AckedUpTo: collisions up to this time were shown to the author,
+	// who chose to send anyway.
+	AckedUpTo time.Time `json:"acked_up_to,omitzero"`
+	// Recipients are the reply's own changes of whom it goes to (To and
+	// Cc are worked out again from them when it is released).
+	Recipients Recipients `json:"recipients,omitzero"`
 
 	Created     time.Time `json:"created"`
 	Attempts    int       `json:"attempts"`
@@ -188,6 +347,23 @@ type MailJob struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// StillTrying is set once the thread was told the reply is late.
 	StillTrying bool `json:"still_trying,omitempty"`
+}
+
+// Question is a held reply's question to its author: something happened
+// while it was held that they did not know when they wrote it.
+type Question struct {
+	Asked    time.Time `json:"asked"`
+	Expires  time.Time `json:"expires"`
+	Why      []Clash   `json:"why"`
+	Notified bool      `json:"notified,omitempty"` // the author was shown it
+}
+
+// Clash is one thing that happened while a reply was held.
+type Clash struct {
+	Customer bool      `json:"customer,omitempty"` // the customer wrote again (Who: their address)
+	Who      string    `json:"who"`                // the other agent's user ID, or the customer's address
+	At       time.Time `json:"at"`
+	State    string    `json:"state,omitempty"` // the other agent's reply: Reply*
 }
 
 // Parked is a Slack event about a thread that was not known when it came

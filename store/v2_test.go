@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // openSchema1 copies the schema-1 fixture (written by the schema-1 store,
@@ -84,9 +86,26 @@ func TestMigration2FromSchema1(t *testing.T) {
 	if len(cards) == 0 {
 		t.Error("pending jobs' cards not marked")
 	}
+	// Schema 1 knew the customer and the reply address: they are the
+	// participants, so their next mail is not flagged as a stranger's.
+	c2, _ := s.Conv(2)
+	if len(c2.Participants) == 0 || !isParticipant(c2, c2.Customer.Addr) || !isParticipant(c2, c2.ReplyTo.Addr) || isParticipant(c2, "x@elsewhere.example") {
+		t.Errorf("participants after migration: %v", c2.Participants)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bAutoFlood) == nil {
+			t.Error("no loop guard bucket")
+		}
+		return nil
+	})
 	// It keeps working: a new mail threads into a migrated conversation.
-	if r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 21, Mail: mail("m6@example.com", "Re: Invoice", "m2@example.com")}}); err != nil || r[0].Conv != 2 {
+	m6 := mail("m6@example.com", "Re: Invoice", "m2@example.com")
+	m6.From = c2.Customer
+	if r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 21, Mail: m6}}); err != nil || r[0].Conv != 2 {
 		t.Errorf("threading after migration: %+v %v", r, err)
+	}
+	if jobs, _ := s.SlackJobs(); jobs[len(jobs)-1].NewAddress {
+		t.Error("the customer's mail after migration is flagged as a stranger's")
 	}
 }
 

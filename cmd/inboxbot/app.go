@@ -129,7 +129,24 @@ func (m *Main) partName(part string, in InboxConfig) string {
 func (m *Main) botInboxes() []bot.Inbox {
 	var out []bot.Inbox
 	for _, in := range m.Config.Inboxes {
-		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel})
+		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel,
+			SendDelay: in.SendDelay, Signature: in.Signature})
+	}
+	return out
+}
+
+// ownAddresses are the installation's own mail addresses: every inbox's,
+// and the mail accounts' logins that are addresses. A reply never goes to
+// them (reply-all would otherwise mail the inbox itself).
+func (m *Main) ownAddresses() []string {
+	var out []string
+	for _, in := range m.Config.Inboxes {
+		out = append(out, in.Address)
+		for _, login := range []string{in.IMAP.Username, in.SMTP.Username} {
+			if strings.Contains(login, "@") {
+				out = append(out, login)
+			}
+		}
 	}
 	return out
 }
@@ -147,15 +164,25 @@ func (m *Main) imapConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridg
 	cfg.Inbox = in.ID()
 	cfg.Addr, cfg.Username, cfg.Password = in.IMAP.Addr, in.IMAP.Username, in.IMAP.Password
 	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = in.IMAP.TLS, in.Mailbox, m.TLSConfig, metrics
+	cfg.OAuth = in.IMAP.OAuth.mailbridge()
 	return cfg
 }
 
 func (m *Main) smtpConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridge.SMTPConfig {
 	return mailbridge.SMTPConfig{
 		Inbox: in.ID(), Addr: in.SMTP.Addr, Username: in.SMTP.Username, Password: in.SMTP.Password, TLS: in.SMTP.TLS,
-		TLSConfig: m.TLSConfig, FromAddr: in.Address, FromName: in.Name, RetryBase: m.SMTPRetry,
+		OAuth: in.SMTP.OAuth.mailbridge(), TLSConfig: m.TLSConfig, FromAddr: in.Address, FromName: in.Name, RetryBase: m.SMTPRetry,
 		StillTryingAfter: m.StillTrying, Metrics: metrics,
 	}
+}
+
+// mailbridge is the account's OAuth settings for mailbridge (nil: none).
+func (o *OAuth) mailbridge() *mailbridge.OAuth {
+	if o == nil {
+		return nil
+	}
+	return &mailbridge.OAuth{Provider: o.Provider, TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		RefreshToken: o.RefreshToken, Tenant: o.Tenant, Scopes: o.Scopes}
 }
 
 // appTokenCheck is how the start-up checks look at the app token.
@@ -190,7 +217,7 @@ func (m *Main) transport(api *slack.Client) bot.Transport {
 func (m *Main) Run(ctx context.Context) error {
 	first := m.Config.Inboxes[0]
 	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second,
-		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}})
+		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}, OwnAddresses: m.ownAddresses()})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
@@ -245,8 +272,8 @@ func (m *Main) Run(ctx context.Context) error {
 				return fromMail(mailbridge.CheckIMAP(ctx, ms.imap)...)
 			}, ms.watcher.Run},
 			part{m.partName("smtp", ms.inbox), func(ctx context.Context) []check {
-				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp))
-				if cs[0].OK {
+				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp)...)
+				if cs[len(cs)-1].OK { // the checks stop at the first failure
 					ms.sender.Verified()
 				}
 				return cs

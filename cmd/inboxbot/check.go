@@ -36,7 +36,7 @@ func (m *Main) runChecks(ctx context.Context, out io.Writer) bool {
 	for _, in := range m.Config.Inboxes {
 		var cs []check
 		cs = append(cs, fromMail(mailbridge.CheckIMAP(ctx, m.imapConfig(in, nil))...)...)
-		cs = append(cs, fromMail(mailbridge.CheckSMTP(ctx, m.smtpConfig(in, nil)))...)
+		cs = append(cs, fromMail(mailbridge.CheckSMTP(ctx, m.smtpConfig(in, nil))...)...)
 		if len(m.Config.Inboxes) > 1 {
 			for i := range cs {
 				cs[i].Name = in.Address + ": " + cs[i].Name

@@ -172,3 +172,29 @@ func testCatchUpTakesOlderReplyOfAnotherThread(t *testing.T, h *harness) {
 		t.Errorf("%d mails after another restart, want 2", n)
 	}
 }
+
+// An edit of a reply in a thread whose root is unresolved is parked with
+// the reply and applied after it, once the root is known.
+func TestEditInUnresolvedThreadIsKept(t *testing.T) {
+	h := newHarness(t)
+	h.inbox().SendDelay = longHold
+	h.start()
+	root := h.interruptedRoot()
+	ts, env := h.slack.UserPost(inboxChannel, alice, root.TS, "draft typed while the bot was down")
+	edit := h.slack.UserEdit(inboxChannel, ts, "final, edited while the bot was down")
+	h.restartUnresolved()
+	h.ack(env)
+	h.ack(edit)
+	if n := h.parked(); n != 2 {
+		t.Fatalf("%d parked events, want the reply and its edit", n)
+	}
+	h.slack.UnblockMethod("conversations.history")
+	h.waitLine(root.TS, "Edit taken")
+	jobs, _ := h.m.st.MailJobs()
+	if len(jobs) != 1 || jobs[0].Text != "final, edited while the bot was down" || !jobs[0].Held {
+		t.Fatalf("outbox %+v", jobs)
+	}
+	if h.parked() != 0 {
+		t.Error("parked events left behind")
+	}
+}

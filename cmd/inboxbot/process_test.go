@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inboxbot/inboxbot/bot/slackfake"
+	"github.com/inboxbot/inboxbot/store"
 )
 
 // The test binary doubles as the inboxbot binary: with INBOXBOT_RUN_MAIN
@@ -212,5 +213,64 @@ func TestProcessKill9(t *testing.T) {
 	}
 	if lines != 1 {
 		t.Errorf("%d activity lines for one claim", lines)
+	}
+}
+
+// kill -9 inside the hold window, for a reply left alone, one edited (its
+// event handled) and one edited just before the kill (its event perhaps
+// not): after the restart each is sent once, with its latest text, and
+// none before its window ends.
+func TestProcessKill9InsideWindow(t *testing.T) {
+	h := newHarness(t)
+	const delay = 5 * time.Second
+	env := withEnv(h.env(), "SEND_DELAY=5s")
+	p := startProc(t, env)
+	p.waitReady(t)
+	var roots []slackfake.Message
+	for i := range 3 {
+		h.deliver(customerMail{Subject: fmt.Sprintf("Window %d", i), MessageID: fmt.Sprintf("w%d@example.com", i), Body: "x"}.raw())
+		roots = h.waitRoots(i + 1)
+	}
+	type reply struct{ ts, want string }
+	var replies []reply
+	ts, e := h.slack.UserPost(inboxChannel, alice, roots[0].TS, "left alone")
+	h.ack(e)
+	replies = append(replies, reply{ts, "left alone"})
+	ts, e = h.slack.UserPost(inboxChannel, alice, roots[1].TS, "edited, draft")
+	h.ack(e)
+	h.ack(h.slack.UserEdit(inboxChannel, ts, "edited, final"))
+	replies = append(replies, reply{ts, "edited, final"})
+	ts, e = h.slack.UserPost(inboxChannel, bob, roots[2].TS, "edited at the kill, draft")
+	h.ack(e)
+	h.slack.UserEdit(inboxChannel, ts, "edited at the kill, final")
+	replies = append(replies, reply{ts, "edited at the kill, final"})
+	p.cmd.Process.Kill()
+	p.wait(t)
+	if n := len(h.smtp.Messages()); n != 0 {
+		t.Fatalf("%d mails sent inside the window", n)
+	}
+
+	startProc(t, env)
+	h.waitMails(3)
+	for _, r := range replies {
+		h.waitMark(r.ts, "email", "hourglass_flowing_sand")
+	}
+	got := h.smtp.Messages()
+	if len(got) != 3 {
+		t.Fatalf("%d mails, want 3", len(got))
+	}
+	for _, r := range replies {
+		n := 0
+		for _, m := range got {
+			if body(t, m) == r.want {
+				n++
+				if due := store.TSTime(r.ts).Add(delay); m.At.Before(due) {
+					t.Errorf("%q sent at %v, before its window ended at %v", r.want, m.At, due)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%q sent %d times", r.want, n)
+		}
 	}
 }

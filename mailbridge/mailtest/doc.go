@@ -7,6 +7,9 @@
 //     one user with an INBOX, plaintext only.
 //   - [NewSMTPServer]: a go-smtp server that records every accepted message
 //     and can inject failures per transaction.
+//   - [NewTokenServer]: a local OAuth2 token endpoint issuing short-lived
+//     access tokens, which both servers accept by XOAUTH2 (and OAUTHBEARER
+//     on IMAP) once their AcceptOAuth is called.
 //
 // Real servers for interop tests (Linux, run as root, Debian packages
 // dovecot-imapd and postfix):

@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-sasl"
 )
 
 // IMAPOptions configures NewIMAPServerOpts.
@@ -53,6 +56,10 @@ type IMAPServer struct {
 	srv      *imapserver.Server
 	served   chan struct{} // closed when srv.Serve returns
 	password string        // what Login accepts now (see SetPassword)
+	oauth    *TokenServer  // whose tokens AUTHENTICATE accepts (see AcceptOAuth)
+	mechs    []string      // the OAuth mechanisms offered
+	logins   []string      // the mechanism of each successful login
+	cut      int           // sessions ended for an expired token
 }
 
 // NewIMAPServer starts an IMAP server with IDLE; it is closed by t.Cleanup.
@@ -94,8 +101,8 @@ func (s *IMAPServer) serve(ln net.Listener) {
 		imap.CapLiteralPlus: {},
 	}
 	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &imapSession{srv: s}, nil, nil
+		NewSession: func(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &imapSession{srv: s, conn: conn}, nil, nil
 		},
 		Caps:         caps,
 		Logger:       &s.logs,
@@ -170,6 +177,43 @@ func (s *IMAPServer) SetPassword(pw string) {
 	s.password = pw
 }
 
+// AcceptOAuth makes the server offer the SASL mechanisms mechs (default
+// XOAUTH2 and OAUTHBEARER, like Gmail; Microsoft 365 offers XOAUTH2 alone)
+// and accept the user's access tokens from ts while they are valid. A
+// session ends (BYE, as Microsoft 365 does) at its first command after its
+// token expired, or at once while it idles, and when ts revokes its tokens.
+// LOGIN and AUTHENTICATE PLAIN keep working with the password.
+func (s *IMAPServer) AcceptOAuth(ts *TokenServer, mechs ...string) {
+	if len(mechs) == 0 {
+		mechs = []string{XOAuth2, sasl.OAuthBearer}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oauth, s.mechs = ts, mechs
+}
+
+// Logins lists the mechanism of each successful login so far, in order:
+// "LOGIN", "PLAIN", "XOAUTH2" or "OAUTHBEARER".
+func (s *IMAPServer) Logins() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.logins...)
+}
+
+// TokenCuts is how many sessions the server ended because their OAuth
+// token had expired or was revoked.
+func (s *IMAPServer) TokenCuts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cut
+}
+
+func (s *IMAPServer) loggedIn(mech string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logins = append(s.logins, mech)
+}
+
 func (s *IMAPServer) currentPassword() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,9 +265,15 @@ func (s *IMAPServer) appendRaw(mailbox string, raw []byte) error {
 type imapSession struct {
 	*imapmemserver.UserSession // nil until Login
 	srv                        *IMAPServer
+	conn                       *imapserver.Conn
+	tokens                     *TokenServer // set with token by an OAuth login
+	token                      string
 }
 
-var _ imapserver.SessionIMAP4rev2 = (*imapSession)(nil)
+var (
+	_ imapserver.SessionIMAP4rev2 = (*imapSession)(nil)
+	_ imapserver.SessionSASL      = (*imapSession)(nil)
+)
 
 func (s *imapSession) Close() error {
 	if s.UserSession == nil {
@@ -233,6 +283,10 @@ func (s *imapSession) Close() error {
 }
 
 func (s *imapSession) Login(username, password string) error {
+	return s.login("LOGIN", username, password)
+}
+
+func (s *imapSession) login(mech, username, password string) error {
 	if password != s.srv.currentPassword() {
 		return imapserver.ErrAuthFailed
 	}
@@ -240,7 +294,105 @@ func (s *imapSession) Login(username, password string) error {
 		return err
 	}
 	s.UserSession = imapmemserver.NewUserSession(s.srv.user)
+	s.srv.loggedIn(mech)
 	return nil
+}
+
+func (s *imapSession) AuthenticateMechanisms() []string {
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	if s.srv.oauth == nil {
+		return []string{sasl.Plain}
+	}
+	return append([]string{sasl.Plain}, s.srv.mechs...)
+}
+
+func (s *imapSession) Authenticate(mech string) (sasl.Server, error) {
+	s.srv.mu.Lock()
+	ts, offered := s.srv.oauth, slices.Contains(s.srv.mechs, mech)
+	s.srv.mu.Unlock()
+	check := func(user, token string) error { return s.tokenLogin(ts, mech, user, token) }
+	switch {
+	case mech == sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return imapserver.ErrAuthFailed
+			}
+			return s.login(sasl.Plain, username, password)
+		}), nil
+	case ts != nil && offered && mech == XOAuth2:
+		return &xoauth2Server{check: check}, nil
+	case ts != nil && offered && mech == sasl.OAuthBearer:
+		return oauthBearerServer(check, imapserver.ErrAuthFailed), nil
+	}
+	return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "SASL mechanism not supported"}
+}
+
+func (s *imapSession) tokenLogin(ts *TokenServer, mech, user, token string) error {
+	if _, ok := ts.Valid(token); !ok || user != s.srv.Username || user != ts.User {
+		return imapserver.ErrAuthFailed
+	}
+	if err := s.srv.user.Login(user, s.srv.Password); err != nil {
+		return err
+	}
+	s.UserSession = imapmemserver.NewUserSession(s.srv.user)
+	s.tokens, s.token = ts, token
+	s.srv.loggedIn(mech)
+	return nil
+}
+
+// errTokenExpired ends a session whose token is no longer valid.
+var errTokenExpired = errors.New("mailtest: session token expired")
+
+// expired ends the session if it was logged in with a token that is no
+// longer valid.
+func (s *imapSession) expired() error {
+	if s.tokens == nil {
+		return nil
+	}
+	if _, ok := s.tokens.Valid(s.token); ok {
+		return nil
+	}
+	s.srv.mu.Lock()
+	s.srv.cut++
+	s.srv.mu.Unlock()
+	s.conn.Bye("Session invalidated - AccessTokenExpired")
+	return errTokenExpired
+}
+
+func (s *imapSession) Select(mailbox string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	if err := s.expired(); err != nil {
+		return nil, err
+	}
+	return s.UserSession.Select(mailbox, options)
+}
+
+func (s *imapSession) Status(mailbox string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	if err := s.expired(); err != nil {
+		return nil, err
+	}
+	return s.UserSession.Status(mailbox, options)
+}
+
+func (s *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	if err := s.expired(); err != nil {
+		return nil, err
+	}
+	return s.UserSession.Search(kind, criteria, options)
+}
+
+func (s *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if err := s.expired(); err != nil {
+		return err
+	}
+	return s.UserSession.Fetch(w, numSet, options)
+}
+
+func (s *imapSession) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if err := s.expired(); err != nil {
+		return err
+	}
+	return s.UserSession.Poll(w, allowExpunge)
 }
 
 func (s *imapSession) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
@@ -269,6 +421,18 @@ func (s *imapSession) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags
 }
 
 func (s *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	var expiry <-chan time.Time
+	var revoked <-chan struct{}
+	if s.tokens != nil {
+		revoked = s.tokens.watch() // before the check: no revocation can slip between
+		exp, ok := s.tokens.Valid(s.token)
+		if !ok {
+			return s.expired()
+		}
+		t := time.NewTimer(time.Until(exp))
+		defer t.Stop()
+		expiry = t.C
+	}
 	for {
 		changed := s.srv.changed.wait() // before Poll: no update can slip between
 		if err := s.UserSession.Poll(w, true); err != nil {
@@ -278,6 +442,16 @@ func (s *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) err
 		case <-changed:
 		case <-stop:
 			return nil
+		case <-expiry:
+			if err := s.expired(); err != nil {
+				return err
+			}
+			expiry = nil
+		case <-revoked:
+			revoked = s.tokens.watch()
+			if err := s.expired(); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -23,10 +23,11 @@ const (
 
 // Received is a message accepted by SMTPServer.
 type Received struct {
-	From   string   // envelope sender (MAIL FROM)
-	To     []string // envelope recipients (RCPT TO), in order
-	Data   []byte   // raw message as received (dot-unstuffed, CRLF line ends)
-	Authed string   // AUTH identity (username), "" if the client did not authenticate
+	From   string    // envelope sender (MAIL FROM)
+	To     []string  // envelope recipients (RCPT TO), in order
+	Data   []byte    // raw message as received (dot-unstuffed, CRLF line ends)
+	Authed string    // AUTH identity (username), "" if the client did not authenticate
+	At     time.Time // when the server accepted it (after DATA)
 }
 
 // SMTPOptions configures NewSMTPServerOpts.
@@ -57,6 +58,8 @@ type SMTPServer struct {
 	requireAuth  bool          // see SMTPOptions.RequireAuth
 	stalls       int           // sessions to stall at DATA (see StallNext)
 	release      chan struct{} // closed by Close: stalled sessions end
+	oauth        *TokenServer  // whose tokens AUTH XOAUTH2 accepts (see AcceptOAuth)
+	tokensUsed   []string      // the token of each XOAUTH2 login, in order
 }
 
 type smtpFault struct {
@@ -133,6 +136,23 @@ func (s *SMTPServer) SetPassword(pw string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.password = pw
+}
+
+// AcceptOAuth makes the server offer AUTH XOAUTH2 (besides PLAIN) and
+// accept the token server's user with its access tokens while they are
+// valid; an expired or revoked one is refused (535).
+func (s *SMTPServer) AcceptOAuth(ts *TokenServer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oauth = ts
+}
+
+// TokensUsed lists the access token of each successful XOAUTH2 login, in
+// order.
+func (s *SMTPServer) TokensUsed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tokensUsed...)
 }
 
 // StallNext makes the next transaction hang after its message was sent,
@@ -225,6 +245,7 @@ func (s *SMTPServer) beginTransaction() *smtpFault {
 }
 
 func (s *SMTPServer) record(m Received) {
+	m.At = time.Now()
 	s.mu.Lock()
 	s.msgs = append(s.msgs, m)
 	s.mu.Unlock()
@@ -239,6 +260,7 @@ func cloneReceived(in []Received) []Received {
 			To:     append([]string(nil), m.To...),
 			Data:   append([]byte(nil), m.Data...),
 			Authed: m.Authed,
+			At:     m.At,
 		}
 	}
 	return out
@@ -260,9 +282,31 @@ func (f *smtpFault) err() error {
 	return &smtp.SMTPError{Code: f.code, EnhancedCode: smtp.EnhancedCodeNotSet, Message: f.msg}
 }
 
-func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *smtpSession) AuthMechanisms() []string {
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	if s.srv.oauth != nil {
+		return []string{sasl.Plain, XOAuth2}
+	}
+	return []string{sasl.Plain}
+}
 
 func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
+	s.srv.mu.Lock()
+	ts := s.srv.oauth
+	s.srv.mu.Unlock()
+	if mech == XOAuth2 && ts != nil {
+		return &xoauth2Server{check: func(user, token string) error {
+			if _, ok := ts.Valid(token); !ok || user != ts.User {
+				return smtp.ErrAuthFailed
+			}
+			s.srv.mu.Lock()
+			s.srv.tokensUsed = append(s.srv.tokensUsed, token)
+			s.srv.mu.Unlock()
+			s.authed = user
+			return nil
+		}}, nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
