@@ -176,7 +176,10 @@ func testCatchUpTakesOlderReplyOfAnotherThread(t *testing.T, h *harness) {
 // An edit of a reply in a thread whose root is unresolved is parked with
 // the reply and applied after it, once the root is known.
 func TestEditInUnresolvedThreadIsKept(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testEditInUnresolvedThreadIsKept)
+}
+
+func testEditInUnresolvedThreadIsKept(t *testing.T, h *harness) {
 	h.inbox().SendDelay = longHold
 	h.start()
 	root := h.interruptedRoot()
