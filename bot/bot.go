@@ -2,9 +2,9 @@
 // Slack queue holds, turns thread replies into the outbox, and runs the team
 // workflow (claim, assign, close) from reactions, buttons and /inbox.
 //
-// Handlers do not know how an event came: a transport (Socket Mode here)
-// turns what Slack sent into an Event and hands it to Handle, and acks with
-// what Handle returns. Slack calls go through the SlackAPI interface.
+// Handlers do not know how an event came: a transport (Socket Mode, or HTTP
+// for workspaces that do not allow it) turns what Slack sent into an Event
+// and hands it to Handle, and acks with what Handle returns. Slack calls go through the SlackAPI interface.
 package bot
 
 import (

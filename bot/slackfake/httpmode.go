@@ -95,6 +95,7 @@ type httpDelivery struct {
 	deliveries []*Delivery
 	first      map[string]*sentRequest // envelope ID -> its first request, for Replay
 	due        []dueRetry              // failed events deliveries waiting for RetryFailed
+	inFlight   int                     // deliveries started and not yet recorded
 }
 
 type dueRetry struct {
@@ -191,10 +192,48 @@ func (s *Server) goDeliverLocked(env *envelope, attempt int, reason string) {
 		return
 	}
 	s.wg.Add(1)
+	s.http.inFlight++
 	go func() {
 		defer s.wg.Done()
 		s.deliver(env, attempt, reason)
+		s.mu.Lock()
+		s.http.inFlight--
+		s.notifyLocked()
+		s.mu.Unlock()
 	}()
+}
+
+// HTTPInFlight is the number of envelopes on their way in HTTP mode:
+// queued, or sent and not answered yet. When it is 0, every envelope sent
+// so far was acked or failed (and a failed events delivery waits for
+// RetryFailed, unless AutoRetry), so a test can tell a delivery the app
+// never got from one still under way.
+func (s *Server) HTTPInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.http == nil {
+		return 0
+	}
+	return len(s.outbox) + s.http.inFlight
+}
+
+// dropDueLocked discards failed events deliveries waiting for a retry
+// (all, or those of one envelope) and returns how many.
+func (s *Server) dropDueLocked(envelopeID string) int {
+	if s.http == nil {
+		return 0
+	}
+	n := 0
+	kept := s.http.due[:0]
+	for _, d := range s.http.due {
+		if envelopeID == "" || d.env.id == envelopeID {
+			n++
+			continue
+		}
+		kept = append(kept, d)
+	}
+	s.http.due = kept
+	return n
 }
 
 // TamperNext spoils the signing of the next HTTP delivery; tampers queue

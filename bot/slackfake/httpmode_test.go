@@ -477,3 +477,57 @@ func TestHTTPRetries(t *testing.T) {
 		t.Errorf("retry after connection failure: %+v %v", d, err)
 	}
 }
+
+// While the app is down, HTTP deliveries fail and wait for a retry:
+// HTTPInFlight tells when they have all failed, DropPending and
+// DropEnvelope make Slack give up on them (as DropPending does with the
+// Socket Mode queue).
+func TestHTTPAppDown(t *testing.T) {
+	f := newFake(t)
+	f.EchoBotMessages = false
+	ctx := ctxT(t)
+	app := newHTTPApp(t, signingSecret, func(request) any { return nil })
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	down := app.config()
+	down.EventsURL = dead.URL + "/slack/events"
+	f.UseHTTP(down)
+	var envs []string
+	for _, text := range []string{"a", "b", "c"} {
+		_, e := f.UserPost("C1", "U1", "", text)
+		envs = append(envs, e)
+	}
+	if err := f.WaitFor(ctx, func(s *slackfake.Server) bool { return s.HTTPInFlight() == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.Deliveries()); n != 3 {
+		t.Fatalf("%d deliveries recorded once nothing is in flight, want 3", n)
+	}
+	if !f.DropEnvelope(envs[0]) || f.DropEnvelope(envs[0]) {
+		t.Error("DropEnvelope of a failed delivery")
+	}
+	f.UseHTTP(app.config())
+	if n := f.RetryFailed(); n != 2 {
+		t.Fatalf("%d retries, want 2", n)
+	}
+	for _, e := range envs[1:] {
+		if _, err := f.WaitAck(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.Acked(envs[0]) {
+		t.Error("a dropped envelope was delivered")
+	}
+	f.UseHTTP(down)
+	f.UserPost("C1", "U1", "", "d")
+	f.UserPost("C1", "U1", "", "e")
+	if err := f.WaitFor(ctx, func(s *slackfake.Server) bool { return s.HTTPInFlight() == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.DropPending(); n != 2 {
+		t.Errorf("DropPending dropped %d, want 2", n)
+	}
+	if n := f.RetryFailed(); n != 0 {
+		t.Errorf("%d retries after DropPending", n)
+	}
+}

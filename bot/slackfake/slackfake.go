@@ -71,8 +71,9 @@
 // test can run over both transports. VerifyURL sends url_verification;
 // TamperNext spoils signatures or timestamps; Replay resends a request
 // verbatim; failed event deliveries are retried with Slack's headers by
-// RetryFailed or at once with AutoRetry; Deliveries and WaitDelivery show
-// every request and its outcome.
+// RetryFailed or at once with AutoRetry (DropPending and DropEnvelope give
+// up on them); Deliveries and WaitDelivery show every request and its
+// outcome, HTTPInFlight how many are still under way.
 //
 // Messages (messages.go): deleting a thread parent that has replies leaves a
 // tombstone, as in Slack. Users (users.go): SetUserTimeZone for users.info,

@@ -270,17 +270,20 @@ func (s *Server) Pending() int {
 
 // DropPending discards the envelopes not yet written to a socket, as Slack
 // does when it gives up redelivering to an app that stays away; it returns
-// how many were dropped.
+// how many were dropped. In HTTP mode it discards the failed events
+// deliveries waiting for RetryFailed (wait for HTTPInFlight to be 0 first
+// to count those still under way).
 func (s *Server) DropPending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.outbox)
 	s.outbox = nil
-	return n
+	return n + s.dropDueLocked("")
 }
 
 // DropEnvelope discards one envelope not yet written to a socket (Slack
-// gave up on that event); it reports whether it was pending.
+// gave up on that event); it reports whether it was pending. In HTTP mode
+// it discards the envelope's failed delivery waiting for RetryFailed.
 func (s *Server) DropEnvelope(envelopeID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -290,7 +293,7 @@ func (s *Server) DropEnvelope(envelopeID string) bool {
 			return true
 		}
 	}
-	return false
+	return envelopeID != "" && s.dropDueLocked(envelopeID) > 0
 }
 
 // WaitAck waits for the client's ack of an envelope and returns its payload

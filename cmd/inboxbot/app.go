@@ -43,6 +43,8 @@ type Main struct {
 	registry *prometheus.Registry
 	http     *http.Server
 	httpAddr string
+	slackIn  http.Handler // Slack's requests in HTTP mode (SLACK_MODE=http); nil in Socket Mode
+	fresh    *freshConns
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	failed   chan error
@@ -194,6 +196,19 @@ func (m *Main) appTokenCheck(connect bool) bot.AppTokenCheck {
 	return bot.OpenSocket
 }
 
+// transport is how Slack's events reach the bot: Socket Mode, or with
+// SLACK_MODE=http requests to HTTP_ADDR, whose handler it sets for
+// httpHandler.
+func (m *Main) transport(api *slack.Client) bot.Transport {
+	if m.Config.SlackMode != "http" {
+		m.slackIn = nil
+		return bot.NewSocketMode(api, m.Log)
+	}
+	t := bot.NewHTTP(m.Config.SlackSigningSecret, m.Log)
+	m.slackIn = t.Handler()
+	return t
+}
+
 // Run opens the database, starts the HTTP server and every part, and
 // returns. Each part first runs the start-up checks that concern it: one
 // that only a change can fix stops start-up (Failed delivers a
@@ -223,7 +238,7 @@ func (m *Main) Run(ctx context.Context) error {
 	botCfg := m.SlackTune
 	botCfg.Inboxes, botCfg.Metrics = m.botInboxes(), botMetrics
 	m.bot = bot.New(botCfg, api, st, m.Log)
-	socket := bot.NewSocketMode(api, m.Log)
+	transport := m.transport(api)
 	m.mail = nil
 	for _, in := range c.Inboxes {
 		ms := &mailSide{inbox: in, imap: m.imapConfig(in, mailMetrics), smtp: m.smtpConfig(in, mailMetrics)}
@@ -248,7 +263,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	parts := []part{{"slack", func(ctx context.Context) []check {
 		return fromBot(bot.CheckSlack(ctx, api, m.channels(), m.appTokenCheck(false)))
-	}, func(ctx context.Context) error { return m.bot.Run(ctx, socket) }}}
+	}, func(ctx context.Context) error { return m.bot.Run(ctx, transport) }}}
 	// Each inbox's watcher and sender start, check and retry on their own:
 	// one inbox's broken server never holds up another.
 	for _, ms := range m.mail {
@@ -347,6 +362,7 @@ func (m *Main) Close() error {
 	m.wg.Wait()
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.fresh.closeAll()
 		m.http.Shutdown(ctx)
 		cancel()
 		m.http = nil
@@ -365,13 +381,50 @@ func (m *Main) serveHTTP(addr string) error {
 		return fmt.Errorf("HTTP_ADDR %s: %w", addr, err)
 	}
 	m.httpAddr = ln.Addr().String()
-	m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	m.fresh = &freshConns{conns: map[net.Conn]struct{}{}}
+	m.http = &http.Server{Handler: m.httpHandler(), ReadHeaderTimeout: 10 * time.Second, ConnState: m.fresh.track}
 	srv := m.http
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Log.Error("health and metrics server stopped", "err", err)
 		}
 	}()
+	if m.slackIn != nil {
+		m.Log.Info("serving Slack's requests (SLACK_MODE=http) and /healthz, /readyz, /metrics", "addr", m.httpAddr,
+			"slack", []string{bot.EventsPath, bot.InteractivityPath, bot.CommandsPath})
+		return nil
+	}
 	m.Log.Info("serving /healthz, /readyz and /metrics", "addr", m.httpAddr)
 	return nil
+}
+
+// freshConns closes, at shutdown, the connections on which no request has
+// started: http.Server.Shutdown would wait 5 seconds for each, and HTTP
+// clients (Slack's, when it sends requests in parallel) keep spare ones.
+type freshConns struct {
+	mu      sync.Mutex
+	closing bool
+	conns   map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case s == http.StateNew && f.closing:
+		c.Close()
+	case s == http.StateNew:
+		f.conns[c] = struct{}{}
+	default:
+		delete(f.conns, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closing = true
+	for c := range f.conns {
+		c.Close()
+	}
 }

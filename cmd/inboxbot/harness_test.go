@@ -97,7 +97,9 @@ func (h *harness) start() {
 	}
 	h.m = m
 	ctx := h.ctx()
-	if err := h.slack.WaitConnected(ctx); err != nil {
+	if h.httpMode() {
+		h.serveHTTP()
+	} else if err := h.slack.WaitConnected(ctx); err != nil {
 		h.t.Fatalf("socket mode never connected: %v", err)
 	}
 	h.poll("mailboxes watched", func() bool {
@@ -124,6 +126,87 @@ func (h *harness) stop() {
 	// event to it, which nobody would ack: "stopped" means Slack knows.
 	if err := h.slack.WaitFor(h.ctx(), func(s *slackfake.Server) bool { return !s.Connected() }); err != nil {
 		h.t.Errorf("the fake still sees a socket after Close: %v", err)
+	}
+}
+
+// signingSecret signs the fake's requests in HTTP mode.
+const signingSecret = "e2e-signing-secret-0123456789abcdef"
+
+// eachTransport runs a test body twice, as subtests: with Socket Mode and
+// with SLACK_MODE=http, where the fake POSTs events, clicks and commands,
+// signed, to Main's HTTP server. The body starts the harness itself.
+func eachTransport(t *testing.T, body func(t *testing.T, h *harness)) {
+	for _, mode := range []string{"socket", "http"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t)
+			if mode == "http" {
+				h.useHTTP()
+			}
+			body(t, h)
+		})
+	}
+}
+
+// useHTTP makes the harness run inboxbot with SLACK_MODE=http (and no app
+// token); call it before start.
+func (h *harness) useHTTP() {
+	h.cfg.SlackMode, h.cfg.SlackSigningSecret, h.cfg.SlackAppToken = "http", signingSecret, ""
+	h.cfg.HTTPAddr = "127.0.0.1:0"
+}
+
+func (h *harness) httpMode() bool { return h.cfg.SlackMode == "http" }
+
+// serveHTTP points the fake at the running Main's request URLs (a new
+// port at each start) and waits until the bot takes requests. Then come
+// the deliveries that failed while inboxbot was down (or starting), as
+// Slack's retries would: the HTTP counterpart of the Socket Mode queue
+// being written to the new connection.
+func (h *harness) serveHTTP() {
+	h.t.Helper()
+	base := "http://" + h.m.HTTPAddr()
+	h.slack.UseHTTP(slackfake.HTTPConfig{
+		EventsURL: base + bot.EventsPath, InteractivityURL: base + bot.InteractivityPath, CommandsURL: base + bot.CommandsPath,
+		SigningSecret: h.cfg.SlackSigningSecret,
+		// Slack gives up after 3 s. Keeping within that is AckBudget's
+		// job (TestSlowCommandAckedFirst); here a CI machine busy with
+		// -race must not turn a slow scheduler into a lost command.
+		Timeout: 10 * time.Second,
+	})
+	if err := h.slack.VerifyURL(h.ctx()); err != nil {
+		h.t.Fatalf("url_verification: %v", err)
+	}
+	h.poll("the bot taking Slack's requests", func() bool { return h.m.bot.State().Up })
+	h.settle()
+	h.slack.RetryFailed()
+}
+
+// settle waits, in HTTP mode, until every delivery the fake started was
+// answered or failed (in Socket Mode, undelivered envelopes wait in the
+// fake's queue instead).
+func (h *harness) settle() {
+	h.t.Helper()
+	if !h.httpMode() {
+		return
+	}
+	if err := h.slack.WaitFor(h.ctx(), func(s *slackfake.Server) bool { return s.HTTPInFlight() == 0 }); err != nil {
+		h.t.Fatalf("HTTP deliveries still under way: %v", err)
+	}
+}
+
+// dropPending makes Slack give up on the events inboxbot did not get
+// (while it was down) and returns how many.
+func (h *harness) dropPending() int {
+	h.t.Helper()
+	h.settle()
+	return h.slack.DropPending()
+}
+
+// dropEnvelope makes Slack give up on one event inboxbot did not get.
+func (h *harness) dropEnvelope(envelopeID string) {
+	h.t.Helper()
+	h.settle()
+	if !h.slack.DropEnvelope(envelopeID) {
+		h.t.Fatalf("envelope %s was not pending", envelopeID)
 	}
 }
 
@@ -223,7 +306,13 @@ func (h *harness) ack(envelopeID string) json.RawMessage {
 	h.t.Helper()
 	p, err := h.slack.WaitAck(h.ctx(), envelopeID)
 	if err != nil {
-		h.t.Fatalf("envelope %s not acked: %v", envelopeID, err)
+		var tried []string
+		for _, d := range h.slack.Deliveries() {
+			if d.EnvelopeID == envelopeID {
+				tried = append(tried, fmt.Sprintf("attempt %d: %d %s %s", d.Attempt, d.Status, d.Err, d.Body))
+			}
+		}
+		h.t.Fatalf("envelope %s not acked: %v; HTTP deliveries: %q", envelopeID, err, tried)
 	}
 	return p
 }

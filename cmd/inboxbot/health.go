@@ -31,6 +31,9 @@ func (m *Main) httpHandler() http.Handler {
 		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	if m.slackIn != nil {
+		mux.Handle("/slack/", m.slackIn)
+	}
 	return mux
 }
 
@@ -120,7 +123,7 @@ var (
 	descQueueDepth = prometheus.NewDesc("inboxbot_queue_depth", "Jobs in a queue.", []string{"queue"}, nil)
 	descQueueAge   = prometheus.NewDesc("inboxbot_queue_oldest_job_age_seconds", "Age of the oldest job in a queue (0 when empty).", []string{"queue"}, nil)
 	descConvs      = prometheus.NewDesc("inboxbot_conversations", "Conversations by status.", []string{"status"}, nil)
-	descUp         = prometheus.NewDesc("inboxbot_up", "1 when a part works (slack: Socket Mode connected; imap: logged in; smtp: last session good).", []string{"part"}, nil)
+	descUp         = prometheus.NewDesc("inboxbot_up", "1 when a part works (slack: Socket Mode connected, or in HTTP mode taking requests; imap: logged in; smtp: last session good).", []string{"part"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -11,8 +11,9 @@ import (
 // A slash command whose work is slow (here: Slack answers the membership
 // check late) is acknowledged within the budget, empty, and its answer
 // follows through response_url.
-func TestSlowCommandAckedFirst(t *testing.T) {
-	h := newHarness(t)
+func TestSlowCommandAckedFirst(t *testing.T) { eachTransport(t, testSlowCommandAckedFirst) }
+
+func testSlowCommandAckedFirst(t *testing.T, h *harness) {
 	h.slackTune.AckBudget = 100 * time.Millisecond
 	h.start()
 	h.conversation("Slow")
@@ -36,8 +37,9 @@ func TestSlowCommandAckedFirst(t *testing.T) {
 
 // Card refreshes that queue up while Slack refuses updates are coalesced:
 // one update per card brings it to the latest state.
-func TestCardRefreshesCoalesce(t *testing.T) {
-	h := newHarness(t)
+func TestCardRefreshesCoalesce(t *testing.T) { eachTransport(t, testCardRefreshesCoalesce) }
+
+func testCardRefreshesCoalesce(t *testing.T, h *harness) {
 	h.start()
 	root := h.conversation("Coalesce")
 	h.slack.BlockMethod("chat.update", 1)

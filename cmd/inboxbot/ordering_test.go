@@ -51,7 +51,10 @@ func (h *harness) parked() int {
 // reply must not be taken for a stranger's thread and dropped: it is sent,
 // once, when the root is resolved.
 func TestReplyInUnresolvedThreadIsSent(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testReplyInUnresolvedThreadIsSent)
+}
+
+func testReplyInUnresolvedThreadIsSent(t *testing.T, h *harness) {
 	h.start()
 	root := h.interruptedRoot()
 	_, env := h.slack.UserPost(inboxChannel, alice, root.TS, "Answer typed while the bot was down")
@@ -87,7 +90,10 @@ func TestReplyInUnresolvedThreadIsSent(t *testing.T) {
 // The same order for a reaction on the interrupted root: the close is
 // applied once the root is known.
 func TestReactionOnUnresolvedRootIsApplied(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testReactionOnUnresolvedRootIsApplied)
+}
+
+func testReactionOnUnresolvedRootIsApplied(t *testing.T, h *harness) {
 	h.start()
 	root := h.interruptedRoot()
 	env := h.slack.AddReaction(inboxChannel, root.TS, bob, "white_check_mark")
@@ -108,7 +114,10 @@ func TestReactionOnUnresolvedRootIsApplied(t *testing.T) {
 // conversation by number: they take effect at once; the card and the
 // thread lines follow once the root is known.
 func TestClicksAndCommandsOnUnresolvedRoot(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testClicksAndCommandsOnUnresolvedRoot)
+}
+
+func testClicksAndCommandsOnUnresolvedRoot(t *testing.T, h *harness) {
 	h.start()
 	root := h.interruptedRoot()
 	h.restartUnresolved()
@@ -131,7 +140,10 @@ func TestClicksAndCommandsOnUnresolvedRoot(t *testing.T) {
 // The catch-up does not skip a missed reply that is older than one handled
 // in another thread.
 func TestCatchUpTakesOlderReplyOfAnotherThread(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testCatchUpTakesOlderReplyOfAnotherThread)
+}
+
+func testCatchUpTakesOlderReplyOfAnotherThread(t *testing.T, h *harness) {
 	h.start()
 	a := h.conversation("Thread A")
 	b := h.conversation("Thread B")
@@ -140,7 +152,7 @@ func TestCatchUpTakesOlderReplyOfAnotherThread(t *testing.T) {
 	// at restart; A's is lost (Slack gave up on it).
 	_, lost := h.slack.UserPost(inboxChannel, alice, a.TS, "older reply in A")
 	_, env := h.slack.UserPost(inboxChannel, bob, b.TS, "newer reply in B")
-	h.slack.DropEnvelope(lost)
+	h.dropEnvelope(lost)
 	h.start()
 	h.ack(env)
 	got := h.waitMails(2)
@@ -164,7 +176,10 @@ func TestCatchUpTakesOlderReplyOfAnotherThread(t *testing.T) {
 // An edit of a reply in a thread whose root is unresolved is parked with
 // the reply and applied after it, once the root is known.
 func TestEditInUnresolvedThreadIsKept(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testEditInUnresolvedThreadIsKept)
+}
+
+func testEditInUnresolvedThreadIsKept(t *testing.T, h *harness) {
 	h.inbox().SendDelay = longHold
 	h.start()
 	root := h.interruptedRoot()

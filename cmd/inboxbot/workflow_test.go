@@ -109,8 +109,9 @@ func (h *harness) waitEphemeral(user, want string) {
 	}
 }
 
-func TestReactionsOnRoot(t *testing.T) {
-	h := newHarness(t)
+func TestReactionsOnRoot(t *testing.T) { eachTransport(t, testReactionsOnRoot) }
+
+func testReactionsOnRoot(t *testing.T, h *harness) {
 	h.start()
 	root := h.conversation("Reactions")
 	h.waitCard(root.TS, "Open", "Unassigned", `"claim"`)
@@ -142,8 +143,9 @@ func TestReactionsOnRoot(t *testing.T) {
 	}
 }
 
-func TestCardButtons(t *testing.T) {
-	h := newHarness(t)
+func TestCardButtons(t *testing.T) { eachTransport(t, testCardButtons) }
+
+func testCardButtons(t *testing.T, h *harness) {
 	h.start()
 	root := h.conversation("Buttons")
 	click := func(user, action, selected string) {
@@ -188,8 +190,9 @@ func TestCardButtons(t *testing.T) {
 	}
 }
 
-func TestSlashCommands(t *testing.T) {
-	h := newHarness(t)
+func TestSlashCommands(t *testing.T) { eachTransport(t, testSlashCommands) }
+
+func testSlashCommands(t *testing.T, h *harness) {
 	h.start()
 	root1 := h.conversation("First")
 	h.conversation("Second")
@@ -290,8 +293,9 @@ func contains(ss []string, s string) bool {
 
 // Replies move a conversation to Waiting and make the replier its owner; a
 // customer's answer reopens it, an auto-reply does not.
-func TestStatusFollowsMail(t *testing.T) {
-	h := newHarness(t)
+func TestStatusFollowsMail(t *testing.T) { eachTransport(t, testStatusFollowsMail) }
+
+func testStatusFollowsMail(t *testing.T, h *harness) {
 	h.start()
 	root := h.conversation("Lifecycle")
 	_, e := h.slack.UserPost(inboxChannel, bob, root.TS, "We'll look into it.")
@@ -329,7 +333,10 @@ func TestStatusFollowsMail(t *testing.T) {
 
 // Many quick changes on one conversation: the card ends showing the final state.
 func TestConcurrentChangesKeepCardCurrent(t *testing.T) {
-	h := newHarness(t)
+	eachTransport(t, testConcurrentChangesKeepCardCurrent)
+}
+
+func testConcurrentChangesKeepCardCurrent(t *testing.T, h *harness) {
 	h.start()
 	root := h.conversation("Busy")
 	actions := []string{"claim", "close", "reopen", "hold", "close", "reopen", "claim", "hold"}
@@ -366,8 +373,9 @@ func TestConcurrentChangesKeepCardCurrent(t *testing.T) {
 	}
 }
 
-func TestAppHome(t *testing.T) {
-	h := newHarness(t)
+func TestAppHome(t *testing.T) { eachTransport(t, testAppHome) }
+
+func testAppHome(t *testing.T, h *harness) {
 	h.start()
 	h.conversation("Mine one")
 	h.conversation("Nobody's")
@@ -413,8 +421,9 @@ func TestAppHome(t *testing.T) {
 	}
 }
 
-func TestWorkflowSurvivesRestart(t *testing.T) {
-	h := newHarness(t)
+func TestWorkflowSurvivesRestart(t *testing.T) { eachTransport(t, testWorkflowSurvivesRestart) }
+
+func testWorkflowSurvivesRestart(t *testing.T, h *harness) {
 	h.start()
 	root := h.conversation("Durable")
 	h.slash(alice, "assign 1 <@UBOB>")
