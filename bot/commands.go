@@ -11,26 +11,67 @@ import (
 	"github.com/inboxbot/inboxbot/store"
 )
 
-const usage = "Usage: `/inbox status` · `/inbox list [open|mine|unassigned|waiting|hold|closed]` · " +
-	"`/inbox claim N` · `/inbox unclaim N` · `/inbox assign N @user` · `/inbox unassign N` · `/inbox close N` · `/inbox reopen N` · `/inbox hold N` · " +
-	"`/inbox new ADDRESS SUBJECT` · `/inbox forward N ADDRESS [comment]` · `/inbox cc N add|remove ADDRESS` · `/inbox to N ADDRESS`"
+// commandFunc answers one /inbox command; args[0] is the command word.
+type commandFunc func(b *Bot, ctx context.Context, cmd slack.SlashCommand, args []string) (string, error)
+
+// command is one /inbox command: its usage (shown by help and when it is
+// used wrongly) and what answers it.
+type command struct {
+	usage string // after "/inbox "
+	run   commandFunc
+}
+
+type namedCommand struct {
+	word string
+	command
+}
+
+// commands is the table of /inbox: the workflow verbs (verbs.go) first,
+// then the others, each answered in the file of its feature. help lists
+// them in this order.
+func commands() []namedCommand {
+	out := []namedCommand{
+		{"status", command{"status", (*Bot).statusCommand}},
+		{"list", command{"list [open|mine|unassigned|waiting|hold|closed]", (*Bot).listCommand}},
+	}
+	for _, v := range verbs {
+		u := v.command + " N"
+		if v.target {
+			u += " @user"
+		}
+		out = append(out, namedCommand{v.command, command{u, (*Bot).verbCommand}})
+	}
+	return append(out, []namedCommand{
+		{"new", command{"new ADDRESS SUBJECT", (*Bot).composeCommand}},
+		{"forward", command{"forward N ADDRESS [comment]", (*Bot).mailCommand}},
+		{"cc", command{"cc N add|remove ADDRESS", (*Bot).mailCommand}},
+		{"to", command{"to N ADDRESS", (*Bot).mailCommand}},
+	}...)
+}
+
+func lookupCommand(word string) (command, bool) {
+	for _, c := range commands() {
+		if c.word == word {
+			return c.command, true
+		}
+	}
+	return command{}, false
+}
+
+// usage lists every command.
+func usage() string {
+	var parts []string
+	for _, c := range commands() {
+		parts = append(parts, "`/inbox "+c.usage+"`")
+	}
+	return "Usage: " + strings.Join(parts, " · ")
+}
 
 func usageOf(word string) string {
-	switch word {
-	case "assign":
-		return "Usage: `/inbox assign N @user`"
-	case "list":
-		return "Usage: `/inbox list [open|mine|unassigned|waiting|hold|closed]`"
-	case "new":
-		return "Usage: `/inbox new ADDRESS SUBJECT`"
-	case "forward":
-		return "Usage: `/inbox forward N ADDRESS [comment]`"
-	case "cc":
-		return "Usage: `/inbox cc N add ADDRESS` or `/inbox cc N remove ADDRESS`"
-	case "to":
-		return "Usage: `/inbox to N ADDRESS`"
+	if c, ok := lookupCommand(word); ok {
+		return "Usage: `/inbox " + c.usage + "`"
 	}
-	return "Usage: `/inbox " + word + " N`"
+	return usage()
 }
 
 // command answers one /inbox command. An error is answered as a failure
@@ -38,38 +79,46 @@ func usageOf(word string) string {
 func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) (string, error) {
 	args := strings.Fields(cmd.Text)
 	if len(args) == 0 || strings.EqualFold(args[0], "help") {
-		return usage, nil
+		return usage(), nil
 	}
-	word := strings.ToLower(args[0])
-	user := cmd.UserID
-	switch word {
-	case "status", "list":
-		filter := "open"
-		if word == "list" && len(args) > 1 {
-			filter = strings.ToLower(args[1])
-		}
-		if word == "list" && (len(args) > 2 || listFilters[filter].title == "") {
-			return "Unknown list. " + usageOf("list"), nil
-		}
-		inboxes, err := b.scope(ctx, user, cmd.ChannelID)
-		if err != nil || len(inboxes) == 0 {
-			return refusal(), err
-		}
-		if word == "status" {
-			return b.statusText(inboxes)
-		}
-		return b.listText(inboxes, user, filter)
+	args[0] = strings.ToLower(args[0])
+	c, ok := lookupCommand(args[0])
+	if !ok {
+		return fmt.Sprintf("I don't know `%s`. %s", escape(args[0]), usage()), nil
 	}
-	switch word {
-	case "new":
-		return b.composeCommand(ctx, cmd, args)
-	case "forward", "cc", "to":
-		return b.mailCommand(ctx, cmd, word, args)
+	return c.run(b, ctx, cmd, args)
+}
+
+func (b *Bot) statusCommand(ctx context.Context, cmd slack.SlashCommand, args []string) (string, error) {
+	if len(args) != 1 {
+		return usageOf("status"), nil
 	}
+	inboxes, err := b.scope(ctx, cmd.UserID, cmd.ChannelID)
+	if err != nil || len(inboxes) == 0 {
+		return refusal(), err
+	}
+	return b.statusText(inboxes)
+}
+
+func (b *Bot) listCommand(ctx context.Context, cmd slack.SlashCommand, args []string) (string, error) {
+	filter := "open"
+	if len(args) > 1 {
+		filter = strings.ToLower(args[1])
+	}
+	if len(args) > 2 || listFilters[filter].title == "" {
+		return "Unknown list. " + usageOf("list"), nil
+	}
+	inboxes, err := b.scope(ctx, cmd.UserID, cmd.ChannelID)
+	if err != nil || len(inboxes) == 0 {
+		return refusal(), err
+	}
+	return b.listText(inboxes, cmd.UserID, filter)
+}
+
+// verbCommand runs a workflow verb on conversation N.
+func (b *Bot) verbCommand(ctx context.Context, cmd slack.SlashCommand, args []string) (string, error) {
+	word, user := args[0], cmd.UserID
 	v := verbByCommand(word)
-	if v == nil {
-		return fmt.Sprintf("I don't know `%s`. %s", escape(args[0]), usage), nil
-	}
 	want := 2
 	if v.target {
 		want = 3
@@ -91,30 +140,6 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) (string, erro
 	}
 	answer, _ = b.act(ctx, c.Num, v.action, user, "", "")
 	return answer, nil
-}
-
-// commandConv is the conversation a command names (arg), if user may
-// work on it; otherwise nil and the answer to give.
-func (b *Bot) commandConv(ctx context.Context, user, word, arg string) (*store.Conversation, string, error) {
-	num, err := parseConvValue(arg)
-	if err != nil {
-		return nil, fmt.Sprintf("`%s` is not a conversation number. %s", escape(arg), usageOf(word)), nil
-	}
-	// Reading is as private as the channels: a person in none of them
-	// learns nothing, not even which numbers exist.
-	if mine, err := b.memberInboxes(ctx, user); err != nil || len(mine) == 0 {
-		return nil, refusal(), err
-	}
-	c, err := b.st.Conv(num)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Sprintf("There is no conversation #%d (`/inbox list` shows them). %s", num, usageOf(word)), nil
-	} else if err != nil {
-		return nil, "", err
-	}
-	if ok, err := b.mayWork(ctx, user, c); err != nil || !ok {
-		return nil, refusal(b.channelOf(c)), err
-	}
-	return c, "", nil
 }
 
 // scope is what status and list cover: typed in an inbox channel, that
@@ -142,4 +167,27 @@ func parseUserMention(s string) (string, bool) {
 		return "", false
 	}
 	return id, true
+}
+// commandConv is the conversation a command names (arg), if user may
+// work on it; otherwise nil and the answer to give.
+func (b *Bot) commandConv(ctx context.Context, user, word, arg string) (*store.Conversation, string, error) {
+	num, err := parseConvValue(arg)
+	if err != nil {
+		return nil, fmt.Sprintf("`%s` is not a conversation number. %s", escape(arg), usageOf(word)), nil
+	}
+	// Reading is as private as the channels: a person in none of them
+	// learns nothing, not even which numbers exist.
+	if mine, err := b.memberInboxes(ctx, user); err != nil || len(mine) == 0 {
+		return nil, refusal(), err
+	}
+	c, err := b.st.Conv(num)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Sprintf("There is no conversation #%d (`/inbox list` shows them). %s", num, usageOf(word)), nil
+	} else if err != nil {
+		return nil, "", err
+	}
+	if ok, err := b.mayWork(ctx, user, c); err != nil || !ok {
+		return nil, refusal(b.channelOf(c)), err
+	}
+	return c, "", nil
 }

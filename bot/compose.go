@@ -47,7 +47,8 @@ func (b *Bot) composeCommand(ctx context.Context, cmd slack.SlashCommand, args [
 
 // mailCommand handles /inbox forward N ADDRESS [comment], /inbox cc N
 // add|remove ADDRESS and /inbox to N ADDRESS.
-func (b *Bot) mailCommand(ctx context.Context, cmd slack.SlashCommand, word string, args []string) (string, error) {
+func (b *Bot) mailCommand(ctx context.Context, cmd slack.SlashCommand, args []string) (string, error) {
+	word := args[0]
 	want := map[string]int{"forward": 3, "cc": 4, "to": 3}[word]
 	if len(args) < want || (word != "forward" && len(args) != want) {
 		return usageOf(word), nil
