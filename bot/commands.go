@@ -168,6 +168,7 @@ func parseUserMention(s string) (string, bool) {
 	}
 	return id, true
 }
+
 // commandConv is the conversation a command names (arg), if user may
 // work on it; otherwise nil and the answer to give.
 func (b *Bot) commandConv(ctx context.Context, user, word, arg string) (*store.Conversation, string, error) {
