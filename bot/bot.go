@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/inboxbot/inboxbot/bot/workhours"
+
 	"github.com/inboxbot/inboxbot/store"
 )
 
@@ -33,6 +35,15 @@ type Inbox struct {
 	// Signature is appended to every reply and forward; {agent} stands
 	// for the agent's name.
 	Signature string
+
+	// Working the inbox like a support team; zero values turn each off.
+	Calendar       *workhours.Calendar // working time; nil counts every hour
+	FirstResponse  time.Duration       // target for the first answer, in working time
+	NextResponse   time.Duration       // target for each later answer
+	OnDutyGroup    string              // user group reminded of unassigned conversations
+	AutoCloseAfter time.Duration       // waiting on the customer this long closes it
+	Digest         string              // weekly digest, "mon 09:00" in Calendar's zone
+	ReactionTags   map[string]string   // reaction name → tag
 }
 
 // Config is what the bot needs to know about its installation.
@@ -53,6 +64,9 @@ type Config struct {
 	// CatchUpWindow bounds how old a root may be for the catch-up to read
 	// its thread (see catchup.go). Default 7 days.
 	CatchUpWindow time.Duration
+	// AI, when URL is set, is an OpenAI-compatible chat-completions
+	// endpoint for thread summaries and draft replies.
+	AI struct{ URL, Model, Key string }
 	// AckBudget is how long a slash command or button click may take
 	// before it is acknowledged without its answer (which then follows
 	// through response_url): Slack wants an ack within 3 seconds.

@@ -129,8 +129,11 @@ func (m *Main) partName(part string, in InboxConfig) string {
 func (m *Main) botInboxes() []bot.Inbox {
 	var out []bot.Inbox
 	for _, in := range m.Config.Inboxes {
+		cal, _ := in.Calendar() // checked with the configuration
 		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel,
-			SendDelay: in.SendDelay, Signature: in.Signature})
+			SendDelay: in.SendDelay, Signature: in.Signature,
+			Calendar: cal, FirstResponse: in.FirstResponse, NextResponse: in.NextResponse, OnDutyGroup: in.OnDutyGroup,
+			AutoCloseAfter: in.AutoCloseAfter, Digest: in.Digest, ReactionTags: in.ReactionTags})
 	}
 	return out
 }
@@ -237,6 +240,7 @@ func (m *Main) Run(ctx context.Context) error {
 	api := m.slackAPI(botMetrics)
 	botCfg := m.SlackTune
 	botCfg.Inboxes, botCfg.Metrics = m.botInboxes(), botMetrics
+	botCfg.AI.URL, botCfg.AI.Model, botCfg.AI.Key = c.AIURL, c.AIModel, c.AIKey
 	m.bot = bot.New(botCfg, api, st, m.Log)
 	transport := m.transport(api)
 	m.mail = nil

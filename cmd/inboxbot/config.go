@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/inboxbot/inboxbot/bot/workhours"
 )
 
 // Config is the whole configuration: the Slack app, the database, and one or
@@ -35,6 +37,10 @@ type Config struct {
 	LogLevel  string // debug, info, warn or error
 
 	Inboxes []InboxConfig
+
+	// An OpenAI-compatible chat-completions endpoint for summaries and
+	// draft replies; off when AIURL is "".
+	AIURL, AIModel, AIKey string
 }
 
 // InboxConfig is one shared address: where its mail is read and sent, and
@@ -51,6 +57,36 @@ type InboxConfig struct {
 	SendDelay time.Duration // replies are held this long (undo window)
 	Signature string        // appended to replies; {agent} is the agent's name
 	AttachMax int64         // bytes; larger attachments are not uploaded to Slack
+
+	// Working the inbox like a support team (all off by default).
+	Hours          BusinessHours
+	FirstResponse  time.Duration     // target for the first answer (business time)
+	NextResponse   time.Duration     // target for each later answer
+	OnDutyGroup    string            // user group (S…) reminded of unassigned conversations
+	AutoCloseAfter time.Duration     // a conversation waiting this long on the customer is closed
+	Digest         string            // weekly digest: "mon 09:00" (the inbox's time zone)
+	ReactionTags   map[string]string // reaction name → tag, e.g. moneybag → billing
+}
+
+// BusinessHours is when a team works: response targets count only this
+// time. The zero value counts every hour.
+type BusinessHours struct {
+	Zone     string   // IANA name; "" : UTC
+	Days     string   // "mon-fri"
+	Hours    string   // "09:00-17:00"
+	Holidays []string // "2026-12-25"
+}
+
+// Calendar is the inbox's working time (every hour when no hours are set).
+func (in InboxConfig) Calendar() (*workhours.Calendar, error) {
+	h := in.Hours
+	if h.Hours == "" {
+		if len(h.Holidays) > 0 {
+			return nil, fmt.Errorf("holidays need working hours (hours: 09:00-17:00)")
+		}
+		return workhours.Always(), nil
+	}
+	return workhours.New(cmpOr(h.Zone, "UTC"), cmpOr(h.Days, "mon-fri"), h.Hours, h.Holidays)
 }
 
 // ID is the inbox's key in the store: its address, lower case.
@@ -134,6 +170,10 @@ var globalSettings = []setting[Config]{
 		set: func(c *Config, v string) { c.LogFormat = v }},
 	{env: "LOG_LEVEL", key: "log_level", def: "info", valid: oneOf("debug", "info", "warn", "error"),
 		set: func(c *Config, v string) { c.LogLevel = v }},
+	{env: "AI_URL", key: "ai.url", valid: optional(httpURL("the chat-completions endpoint, e.g. http://localhost:11434/v1/chat/completions")),
+		set: func(c *Config, v string) { c.AIURL = v }},
+	{env: "AI_MODEL", key: "ai.model", text: true, set: func(c *Config, v string) { c.AIModel = v }},
+	{env: "AI_API_KEY", key: "ai.api_key", secret: true, set: func(c *Config, v string) { c.AIKey = v }},
 }
 
 // fromEnvAlways are the settings the environment gives even when a file is
@@ -189,6 +229,38 @@ var inboxSettings = slices.Concat([]setting[InboxConfig]{
 	}},
 	{env: "ATTACH_MAX", key: "attach_max", def: "25MB", valid: byteSize,
 		set: func(in *InboxConfig, v string) { in.AttachMax, _ = parseBytes(v) }},
+	{env: "BUSINESS_TIMEZONE", key: "business_hours.timezone", valid: optional(zone),
+		set: func(in *InboxConfig, v string) { in.Hours.Zone = v }},
+	{env: "BUSINESS_DAYS", key: "business_hours.days", def: "mon-fri", text: true,
+		set: func(in *InboxConfig, v string) { in.Hours.Days = v }},
+	{env: "BUSINESS_HOURS", key: "business_hours.hours", text: true,
+		set: func(in *InboxConfig, v string) { in.Hours.Hours = v }},
+	{env: "BUSINESS_HOLIDAYS", key: "business_hours.holidays", text: true,
+		set: func(in *InboxConfig, v string) { in.Hours.Holidays = strings.FieldsFunc(v, isListSep) }},
+	{env: "FIRST_RESPONSE_TARGET", key: "targets.first_response", valid: optional(duration),
+		set: func(in *InboxConfig, v string) { in.FirstResponse, _ = time.ParseDuration(v) }},
+	{env: "NEXT_RESPONSE_TARGET", key: "targets.next_response", valid: optional(duration),
+		set: func(in *InboxConfig, v string) { in.NextResponse, _ = time.ParseDuration(v) }},
+	{env: "ON_DUTY_GROUP", key: "targets.on_duty_group", valid: optional(func(v string) string {
+		if !regexp.MustCompile(`^S[A-Z0-9]{2,}$`).MatchString(v) {
+			return "must be a user group ID like S0123ABCD (the group's profile, or usergroups.list)"
+		}
+		return ""
+	}), set: func(in *InboxConfig, v string) { in.OnDutyGroup = v }},
+	{env: "AUTO_CLOSE_AFTER", key: "auto_close_after", valid: optional(duration),
+		set: func(in *InboxConfig, v string) { in.AutoCloseAfter, _ = time.ParseDuration(v) }},
+	{env: "DIGEST", key: "digest", text: true, valid: optional(func(v string) string {
+		if _, _, err := parseWeekTime(v); err != nil {
+			return err.Error()
+		}
+		return ""
+	}), set: func(in *InboxConfig, v string) { in.Digest = v }},
+	{env: "REACTION_TAGS", key: "reaction_tags", text: true, valid: optional(func(v string) string {
+		if _, err := parseReactionTags(v); err != nil {
+			return err.Error()
+		}
+		return ""
+	}), set: func(in *InboxConfig, v string) { in.ReactionTags, _ = parseReactionTags(v) }},
 }, accountSettings("IMAP", "imap", "implicit", func(in *InboxConfig) *Account { return &in.IMAP }),
 	accountSettings("SMTP", "smtp", "starttls", func(in *InboxConfig) *Account { return &in.SMTP }))
 
@@ -516,6 +588,9 @@ func (l *loader) check(c *Config) {
 		}{{"IMAP", "imap", in.IMAP}, {"SMTP", "smtp", in.SMTP}} {
 			l.checkAccount(a.acct, a.env, a.key, name)
 		}
+		if _, err := in.Calendar(); err != nil && !l.failed(name("BUSINESS_TIMEZONE", "business_hours.timezone")) {
+			l.fail(name("BUSINESS_HOURS", "business_hours"), err.Error())
+		}
 	}
 }
 
@@ -600,6 +675,58 @@ func hostPort(v string) string {
 		return "must be host:port, e.g. mail.example.com:993"
 	}
 	return ""
+}
+
+func httpURL(what string) func(string) string {
+	return func(v string) string {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return "must be " + what
+		}
+		return ""
+	}
+}
+
+func zone(v string) string {
+	if _, err := time.LoadLocation(v); err != nil {
+		return fmt.Sprintf("must be a time zone like Europe/Berlin or America/New_York, got %q", v)
+	}
+	return ""
+}
+
+func isListSep(r rune) bool { return r == ',' || r == ' ' || r == ';' }
+
+// parseWeekTime reads "mon 09:00" (a weekday and a time of day).
+func parseWeekTime(v string) (time.Weekday, time.Duration, error) {
+	day, clock, ok := strings.Cut(strings.TrimSpace(v), " ")
+	bad := fmt.Errorf("must be a weekday and a time, e.g. mon 09:00, got %q", v)
+	if !ok {
+		return 0, 0, bad
+	}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if strings.EqualFold(day, d.String()[:3]) || strings.EqualFold(day, d.String()) {
+			t, err := time.Parse("15:04", strings.TrimSpace(clock))
+			if err != nil {
+				return 0, 0, bad
+			}
+			return d, time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+		}
+	}
+	return 0, 0, bad
+}
+
+// parseReactionTags reads "moneybag=billing, bug=bug" (reaction names
+// without colons).
+func parseReactionTags(v string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
+		name, tag, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		name, tag = strings.Trim(strings.TrimSpace(name), ":"), strings.ToLower(strings.TrimSpace(tag))
+		if !ok || name == "" || tag == "" || strings.ContainsAny(tag, " \t") {
+			return nil, fmt.Errorf("must be reaction=tag pairs, e.g. moneybag=billing, bug=bug, got %q", v)
+		}
+		out[name] = tag
+	}
+	return out, nil
 }
 
 func httpsURL(v string) string {

@@ -34,7 +34,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 			IMAP:      Account{Addr: "imap.acme.test:993", Username: "support", Password: "secret", TLS: "implicit"},
 			Mailbox:   "INBOX",
 			SMTP:      Account{Addr: "smtp.acme.test:587", TLS: "starttls"},
-			SendDelay: 10 * time.Second, AttachMax: 25_000_000,
+			SendDelay: 10 * time.Second, AttachMax: 25_000_000, Hours: BusinessHours{Days: "mon-fri"},
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -64,6 +64,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"ATTACH_MAX", "big", `ATTACH_MAX: must be a size like 25MB`},
 		{"IMAP_AUTH", "token", `IMAP_AUTH: must be password or oauth`},
 		{"SLACK_MODE", "http", `SLACK_SIGNING_SECRET: is required when SLACK_MODE=http`},
+		{"BUSINESS_HOURS", "9-5", `BUSINESS_HOURS: hours "9-5": want HH:MM-HH:MM`},
+		{"BUSINESS_TIMEZONE", "Mars/Olympus", `BUSINESS_TIMEZONE: must be a time zone`},
+		{"FIRST_RESPONSE_TARGET", "an hour", `FIRST_RESPONSE_TARGET: must be a duration`},
+		{"ON_DUTY_GROUP", "@support", `ON_DUTY_GROUP: must be a user group ID`},
+		{"DIGEST", "monday", `DIGEST: must be a weekday and a time`},
+		{"REACTION_TAGS", "moneybag", `REACTION_TAGS: must be reaction=tag pairs`},
+		{"AI_URL", "localhost:11434", `AI_URL: must be the chat-completions endpoint`},
 	} {
 		env := validEnv()
 		env[tc.key] = tc.value
@@ -254,5 +261,33 @@ func TestReadmeConfigExample(t *testing.T) {
 	}
 	if len(c.Inboxes) != 2 || c.Inboxes[1].IMAP.Password != "s3cret" || c.Inboxes[0].SendDelay != 30*time.Second {
 		t.Errorf("README example read as %+v", c)
+	}
+}
+
+func TestLoadConfigTeamSettings(t *testing.T) {
+	env := validEnv()
+	for k, v := range map[string]string{
+		"BUSINESS_TIMEZONE": "Europe/Berlin", "BUSINESS_DAYS": "mon-fri", "BUSINESS_HOURS": "09:00-17:30",
+		"BUSINESS_HOLIDAYS": "2026-12-25, 2026-12-26", "FIRST_RESPONSE_TARGET": "4h", "NEXT_RESPONSE_TARGET": "8h",
+		"ON_DUTY_GROUP": "S0123ABCD", "AUTO_CLOSE_AFTER": "168h", "DIGEST": "mon 09:00",
+		"REACTION_TAGS": ":moneybag:=billing, bug=Bug", "AI_URL": "http://localhost:11434/v1/chat/completions", "AI_MODEL": "llama3",
+	} {
+		env[k] = v
+	}
+	c, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.Inboxes[0]
+	if in.FirstResponse != 4*time.Hour || in.NextResponse != 8*time.Hour || in.OnDutyGroup != "S0123ABCD" ||
+		in.AutoCloseAfter != 168*time.Hour || in.Digest != "mon 09:00" ||
+		!reflect.DeepEqual(in.ReactionTags, map[string]string{"moneybag": "billing", "bug": "bug"}) ||
+		!reflect.DeepEqual(in.Hours, BusinessHours{Zone: "Europe/Berlin", Days: "mon-fri", Hours: "09:00-17:30", Holidays: []string{"2026-12-25", "2026-12-26"}}) ||
+		c.AIURL == "" || c.AIModel != "llama3" {
+		t.Errorf("team settings %+v %+v", in, c)
+	}
+	cal, err := in.Calendar()
+	if err != nil || cal.Location().String() != "Europe/Berlin" {
+		t.Errorf("calendar %v %v", cal, err)
 	}
 }
