@@ -67,6 +67,10 @@ type Config struct {
 	// AI, when URL is set, is an OpenAI-compatible chat-completions
 	// endpoint for thread summaries and draft replies.
 	AI struct{ URL, Model, Key string }
+	// Now is the clock of what the bot decides by time (response
+	// targets, snoozes, digests, hold windows); tests set it. Default
+	// time.Now.
+	Now func() time.Time
 	// AckBudget is how long a slash command or button click may take
 	// before it is acknowledged without its answer (which then follows
 	// through response_url): Slack wants an ack within 3 seconds.
@@ -105,6 +109,9 @@ func (c *Config) defaults() {
 	}
 	if c.CatchUpWindow <= 0 {
 		c.CatchUpWindow = 7 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.AckBudget <= 0 {
 		c.AckBudget = 2 * time.Second

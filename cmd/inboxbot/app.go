@@ -32,10 +32,11 @@ type Main struct {
 	TLSConfig      *tls.Config // certificate checks for IMAP and SMTP
 	IMAPTune       mailbridge.IMAPConfig
 	SMTPRetry      time.Duration
-	StillTrying    time.Duration // mailbridge.SMTPConfig.StillTryingAfter
-	SlackTune      bot.Config    // pacing and caching; its Inboxes and Metrics are ignored
-	PreflightRetry time.Duration // first wait before a start-up check that may pass is run again (default 1 s, doubling to 1 min)
-	QueueStuck     time.Duration // a due job older than this makes /readyz fail (default 10 minutes)
+	StillTrying    time.Duration    // mailbridge.SMTPConfig.StillTryingAfter
+	SlackTune      bot.Config       // pacing and caching; its Inboxes and Metrics are ignored
+	PreflightRetry time.Duration    // first wait before a start-up check that may pass is run again (default 1 s, doubling to 1 min)
+	QueueStuck     time.Duration    // a due job older than this makes /readyz fail (default 10 minutes)
+	Now            func() time.Time // the clock of the store and the bot (default time.Now)
 
 	st       *store.Store
 	bot      *bot.Bot
@@ -219,7 +220,7 @@ func (m *Main) transport(api *slack.Client) bot.Transport {
 // backoff. Parts keep running (and reconnecting) until Close.
 func (m *Main) Run(ctx context.Context) error {
 	first := m.Config.Inboxes[0]
-	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second,
+	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second, Now: m.Now,
 		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}, OwnAddresses: m.ownAddresses()})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
@@ -239,7 +240,7 @@ func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	api := m.slackAPI(botMetrics)
 	botCfg := m.SlackTune
-	botCfg.Inboxes, botCfg.Metrics = m.botInboxes(), botMetrics
+	botCfg.Inboxes, botCfg.Metrics, botCfg.Now = m.botInboxes(), botMetrics, m.Now
 	botCfg.AI.URL, botCfg.AI.Model, botCfg.AI.Key = c.AIURL, c.AIModel, c.AIKey
 	m.bot = bot.New(botCfg, api, st, m.Log)
 	transport := m.transport(api)
