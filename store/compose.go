@@ -90,6 +90,7 @@ func (s *Store) EnqueueForward(f Forward) (*MailJob, error) {
 			job = MailJob{
 				Conv: c.Num, Inbox: c.Inbox, MessageID: f.MessageID, To: f.To, Subject: forwardSubject(c.Latest.Subject),
 				AgentID: f.AgentID, AgentName: f.AgentName, Text: forwardText(f.Comment, c.Latest), Forward: true, Created: now,
+				Files: ForwardFiles(c),
 			}
 			if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
 				return err
@@ -124,6 +125,23 @@ func forwardSubject(subject string) string {
 		return "Fwd: (no subject)"
 	}
 	return "Fwd: " + s
+}
+
+// ForwardFiles are the files a forward of the conversation's latest
+// customer mail sends on: its attachments that are in Slack (the bot
+// downloads them again from there). An attachment that was not uploaded
+// (too large, or not yet) is not among them.
+func ForwardFiles(c *Conversation) []MailFile {
+	if c.Latest == nil {
+		return nil
+	}
+	var out []MailFile
+	for _, a := range c.Latest.Attachments {
+		if id := c.LatestFiles[a.Ref]; a.Ref != "" && id != "" {
+			out = append(out, MailFile{SlackID: id, Name: a.Name, Type: a.Type, Size: a.Size})
+		}
+	}
+	return out
 }
 
 // forwardText lays a forward out the way mail clients do.

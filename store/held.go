@@ -79,6 +79,7 @@ func heldJob(tx *bolt.Tx, seq uint64) (*MailJob, error) {
 type Look struct {
 	Text       string // the mail's text (signature included)
 	Recipients Recipients
+	Files      []MailFile // the files the message shares now
 	EditedTS   string // the message's edit, "" if never edited
 	// QuestionTTL is how long the author has to answer if asked
 	// (default QuestionTTL).
@@ -108,6 +109,7 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 		now := s.now()
 		if !TSBefore(look.EditedTS, j.EditedTS) {
 			j.Text, j.Recipients, j.EditedTS = look.Text, look.Recipients, look.EditedTS
+			j.Files, j.FilesReady = look.Files, false
 		}
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
 			s.address(j, j.Recipients, c)

@@ -71,6 +71,10 @@ type Recorded struct {
 	Conv    uint64 // 0 when skipped
 	NewConv bool
 	Skipped string // why it was not queued for Slack, or ""
+	// Queued is set when a queued job holds the mail: its attachments'
+	// spool files are the bot's to remove. Otherwise (a skipped mail, a
+	// bounce put on the reply it returns) nothing refers to them.
+	Queued bool
 }
 
 // RecordInbound records fetched mails of an inbox's mailbox, in UID order, in
@@ -100,7 +104,7 @@ func (s *Store) RecordInbound(inbox, mailbox string, uidValidity uint32, mails [
 			}
 			w.LastUID = in.UID
 			w.LastDate = now
-			conv, isNew, why, err := s.recordMail(tx, inbox, in, now)
+			conv, isNew, why, err := s.recordMail(tx, inbox, in, now, &r.Queued)
 			if err != nil {
 				return err
 			}
@@ -119,7 +123,7 @@ func (s *Store) RecordInbound(inbox, mailbox string, uidValidity uint32, mails [
 	return out, nil
 }
 
-func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time) (conv uint64, isNew bool, skipped string, err error) {
+func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time, queued *bool) (conv uint64, isNew bool, skipped string, err error) {
 	m := in.Mail
 	ids := tx.Bucket(bMsgIDs)
 	if m.MessageID != "" {
@@ -142,6 +146,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 				pointer.Text = ""
 				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: ref.Conv, Inbox: inbox, Mail: &pointer, Created: now},
 					func(j *SlackJob, seq uint64) { j.Seq = seq })
+				*queued = err == nil
 				return ref.Conv, false, "", err
 			}
 		}
@@ -185,7 +190,9 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			Customer: m.From,
 			Created:  now,
 			Status:   StatusOpen,
-			ConvText: ConvText{Preview: truncate(m.Text, previewLen), First: &first},
+			// The card shows what the customer wrote, not the history
+			// they quoted (the thread has the whole mail).
+			ConvText: ConvText{Preview: truncate(m.NewText(), previewLen), First: &first},
 		}
 		if m.Auto {
 			if err := s.autoOpened(tx, m, now, conv); err != nil {
@@ -217,6 +224,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			latest := *m
 			latest.Text = truncate(m.Text, latestLen)
 			c.Latest = &latest
+			c.LatestFiles = nil // its files are uploaded from now on
 		}
 		if !isNew && c.Status != StatusOpen {
 			c.Status = StatusOpen
@@ -249,6 +257,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
 		return 0, false, "", err
 	}
+	*queued = true
 	if reopened != nil {
 		// After the mail, so the thread reads: the answer, then the reopen.
 		if err := enqueueActivity(tx, conv, *reopened, now); err != nil {

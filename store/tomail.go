@@ -26,6 +26,8 @@ type Reply struct {
 	// releases it, see ReleaseReply); zero queues it for sending at once.
 	HoldUntil time.Time
 	EditedTS  string // the Slack edit Text is from, "" the original
+	// Files are the files shared with the message, sent as attachments.
+	Files []MailFile
 }
 
 // ErrDuplicate is returned for a Slack event already acted on.
@@ -62,7 +64,7 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 			job = MailJob{
 				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, AgentID: r.AgentID, AgentName: r.AgentName,
 				Text: r.Text, SlackTS: r.SlackTS, Channel: r.Channel, Created: now, EditedTS: r.EditedTS,
-				Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients,
+				Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients, Files: r.Files,
 			}
 			s.address(&job, r.Recipients, c)
 			state := ReplyQueued

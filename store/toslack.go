@@ -41,6 +41,7 @@ func (s *Store) BeginSlackPart(seq uint64, part int, channel string, root bool) 
 				return fmt.Errorf("slack job %d: part %d is done already", seq, part)
 			}
 			j.Attempting = true
+			j.FileID = "" // a fresh attempt: an earlier upload was given up
 			return nil
 		})
 		if err != nil || !root {
@@ -56,33 +57,35 @@ func (s *Store) BeginSlackPart(seq uint64, part int, channel string, root bool) 
 // in the same transaction, and the root is resolved.
 func (s *Store) SlackPartDone(seq uint64, part int, channel, rootTS string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		var conv uint64
-		repeat := false
-		err := updateSlackJob(tx, seq, func(j *SlackJob) error {
-			if j.Done != part {
-				repeat = true
-				return nil
-			}
-			j.Done++
-			j.Attempting, j.Attempts, j.NextAttempt, j.LastError = false, 0, time.Time{}, ""
-			conv = j.Conv
-			return nil
-		})
-		if err != nil || repeat {
+		conv, repeat, err := partDone(tx, seq, part)
+		if err != nil || repeat || rootTS == "" {
 			return err
 		}
-		if err := tx.Bucket(bRoots).Delete(u64(seq)); err != nil {
-			return err
-		}
-		if rootTS == "" {
-			return nil
-		}
-		_, err = updateConv(tx, conv, func(c *Conversation) error {
+		_, err = updateConv(tx, conv.Conv, func(c *Conversation) error {
 			c.Channel, c.RootTS = channel, rootTS
-			return tx.Bucket(bThreads).Put(key([]byte(channel), []byte(rootTS)), u64(conv))
+			return tx.Bucket(bThreads).Put(key([]byte(channel), []byte(rootTS)), u64(c.Num))
 		})
 		return err
 	})
+}
+
+// partDone records part `part` of job seq as done in tx and returns the
+// job; repeat is true when it was recorded already.
+func partDone(tx *bolt.Tx, seq uint64, part int) (job *SlackJob, repeat bool, err error) {
+	err = updateSlackJob(tx, seq, func(j *SlackJob) error {
+		if j.Done != part {
+			repeat = true
+			return nil
+		}
+		j.Done++
+		j.Attempting, j.Attempts, j.NextAttempt, j.LastError, j.FileID = false, 0, time.Time{}, "", ""
+		job = j
+		return nil
+	})
+	if err != nil || repeat {
+		return nil, repeat, err
+	}
+	return job, false, tx.Bucket(bRoots).Delete(u64(seq))
 }
 
 // RetrySlackJob records a failed attempt of the current part, to retry at
@@ -97,6 +100,9 @@ func (s *Store) RetrySlackJob(seq uint64, next time.Time, why string, unknown, c
 		err := updateSlackJob(tx, seq, func(j *SlackJob) error {
 			j.Attempting = j.Attempting && unknown
 			attempting = j.Attempting
+			if !attempting {
+				j.FileID = ""
+			}
 			if count {
 				j.Attempts++
 			}

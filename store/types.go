@@ -98,6 +98,10 @@ type ConvText struct {
 	// newest last, capped: edits, deletions, bounces and the collision
 	// guard look them up.
 	Replies []ReplyRef `json:"replies,omitempty"`
+	// LatestFiles maps the spool name (Attachment.Ref) of an attachment
+	// of Latest to its Slack file once it is uploaded: what /inbox
+	// forward sends on.
+	LatestFiles map[string]string `json:"latest_files,omitempty"`
 }
 
 // Reply states, as ReplyRef.State.
@@ -223,6 +227,15 @@ type SlackJob struct {
 	// conversation instead of opening one.
 	Folded int `json:"folded,omitempty"`
 
+	// FileID is the Slack file of the current part (Done) when that part
+	// is an upload: recorded once files.getUploadURLExternal gave it,
+	// before the bytes are sent, so that after a crash the upload's
+	// outcome is found again by it.
+	FileID string `json:"file_id,omitempty"`
+	// FileErrors are the parts whose file could not be uploaded, and why:
+	// each is then a line in the thread saying so instead.
+	FileErrors map[int]string `json:"file_errors,omitempty"`
+
 	Created     time.Time `json:"created"`
 	Done        int       `json:"done"`       // parts posted
 	Attempting  bool      `json:"attempting"` // part Done was sent to Slack, outcome unknown
@@ -271,6 +284,15 @@ type MailJob struct {
 	// Recipients are the reply's own changes of whom it goes to (To and
 	// Cc are worked out again from them when it is released).
 	Recipients Recipients `json:"recipients,omitzero"`
+	// Files are the files the mail carries. A job with files is for the
+	// sender only once FilesReady: the bot has downloaded every one of
+	// them into the spool.
+	Files      []MailFile `json:"files,omitempty"`
+	FilesReady bool       `json:"files_ready,omitempty"`
+	// FileAttempts counts the failed downloads; NextFileAttempt is when
+	// to try again.
+	FileAttempts    int       `json:"file_attempts,omitempty"`
+	NextFileAttempt time.Time `json:"next_file_attempt,omitzero"`
 
 	Created     time.Time `json:"created"`
 	Attempts    int       `json:"attempts"`
@@ -278,6 +300,22 @@ type MailJob struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// StillTrying is set once the thread was told the reply is late.
 	StillTrying bool `json:"still_trying,omitempty"`
+}
+
+// FilesPending reports whether the job has files not downloaded yet: the
+// sender leaves it alone until they are.
+func (j *MailJob) FilesPending() bool { return len(j.Files) > 0 && !j.FilesReady }
+
+// MailFile is a file an outgoing mail carries: one an agent shared in Slack
+// with the reply, or an attachment of a customer's mail that a forward
+// sends on.
+type MailFile struct {
+	SlackID string `json:"slack_id"`
+	Name    string `json:"name"`
+	Type    string `json:"type,omitempty"` // media type
+	Size    int64  `json:"size,omitempty"` // as Slack gave it
+	URL     string `json:"url,omitempty"`  // url_private_download ("": files.info has it)
+	Ref     string `json:"ref,omitempty"`  // its name in the spool, once downloaded
 }
 
 // Question is a held reply's question to its author: something happened
