@@ -80,7 +80,7 @@ type Look struct {
 	Text       string // the mail's text (signature included)
 	Recipients Recipients
 	Files      []MailFile // the files the message shares now
-	EditedTS   string // the message's edit, "" if never edited
+	EditedTS   string     // the message's edit, "" if never edited
 	// QuestionTTL is how long the author has to answer if asked
 	// (default QuestionTTL).
 	QuestionTTL time.Duration
