@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
 )
 
 // BenchmarkParseAndRecord20KB is the watcher's work per mail without the
@@ -66,6 +68,32 @@ func BenchmarkParseAndRecord20KB(b *testing.B) {
 			flush()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
 		})
+	}
+}
+
+// BenchmarkSpool20MBAttachment is the watcher's reading of a mail with a
+// 20 MB attachment, streamed into the spool: B/op must stay far below the
+// 20 MB (the attachment goes to disk, not to memory).
+func BenchmarkSpool20MBAttachment(b *testing.B) {
+	const size = 20 << 20
+	n, err := io.Copy(io.Discard, bigAttachmentMail(size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp := openSpool(b, spool.Options{})
+	w := NewWatcher(IMAPConfig{Inbox: testInbox, Spool: sp}, nil, slog.New(slog.DiscardHandler))
+	b.SetBytes(n)
+	b.ReportAllocs()
+	uid := uint32(0)
+	for b.Loop() {
+		uid++
+		s := w.spooler(1, uid, uid)
+		m := s.options().ReadInbound(bigAttachmentMail(size))
+		s.done(m, uid)
+		if len(m.Attachments) != 1 || m.Attachments[0].Ref == "" {
+			b.Fatalf("attachments: %+v", m.Attachments)
+		}
+		sp.Remove(m.Attachments[0].Ref)
 	}
 }
 

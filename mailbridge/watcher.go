@@ -18,8 +18,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
 )
 
 // TLS modes for IMAP_TLS and SMTP_TLS.
@@ -57,6 +57,15 @@ type IMAPConfig struct {
 	// refused the login (or TLS failed): such a failure needs a change,
 	// and hammering a server with bad passwords gets accounts locked.
 	AuthRetry time.Duration // default 5 minutes
+
+	// Spool, if set, receives the attachments of each mail, streamed
+	// while the mail is read (Attachment.Ref names them): the bot uploads
+	// them to Slack from there. Without it, attachments are only listed.
+	Spool *spool.Spool
+	// AttachMax bounds the attachments stored in the spool (0: no bound):
+	// a larger one is listed with its size but not stored, as it will not
+	// be uploaded (ATTACH_MAX).
+	AttachMax int64
 
 	Metrics *Metrics // nil: counted nowhere
 }
@@ -520,6 +529,7 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		}
 		g.reset()
 		var in store.Inbound
+		var files *spooler
 		for {
 			item := msg.Next()
 			if item == nil {
@@ -530,15 +540,18 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 				in.UID = uint32(item.UID)
 			case imapclient.FetchItemDataBodySection:
 				if item.Literal != nil {
-					in.Mail = message.ReadInbound(progressReader{item.Literal, g})
+					files = w.spooler(uidValidity, in.UID, msg.SeqNum)
+					in.Mail = files.options().ReadInbound(progressReader{item.Literal, g})
 				}
 			}
 		}
 		// A FETCH response for another message (a flag change announced
 		// meanwhile) has no UID of ours or no body.
 		if in.Mail == nil || !want.Contains(imap.UID(in.UID)) {
+			files.discard(in.Mail)
 			continue
 		}
+		files.done(in.Mail, in.UID)
 		in.DedupByID = in.UID <= dedupUpTo
 		batch = append(batch, in)
 	}
@@ -558,10 +571,16 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
-	for _, r := range res {
+	for i, r := range res {
 		w.log.Info("mail recorded", "uid", r.UID, "conv", r.Conv, "new_conv", r.NewConv, "skipped", r.Skipped)
 		if r.Skipped == "" {
 			w.cfg.Metrics.Ingested.Inc()
+		}
+		if !r.Queued && r.Skipped != store.SkippedRecorded {
+			// Nothing will upload this mail's files. (One recorded
+			// before has the same names, so those stay: its job may
+			// still need them.)
+			w.removeFiles(batch[i].Mail)
 		}
 	}
 	return nil

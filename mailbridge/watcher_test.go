@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
 	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
 )
 
 // syncBuffer is a log sink that the code under test writes from several
@@ -573,7 +575,9 @@ func TestWatcherBigAttachment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runWatcher(t, NewWatcher(testIMAPConfig(srv), st, log))
+	cfg := testIMAPConfig(srv)
+	cfg.Spool = openSpool(t, spool.Options{})
+	runWatcher(t, NewWatcher(cfg, st, log))
 	waitWatermark(t, st)
 	srv.Append(t, "INBOX", raw)
 	raw = nil
@@ -583,6 +587,9 @@ func TestWatcherBigAttachment(t *testing.T) {
 	want := int64(size / (57 * 1024) * (57 * 1024))
 	if len(m.Attachments) != 1 || m.Attachments[0].Size != want || m.Attachments[0].Name != "big.zip" {
 		t.Errorf("attachments = %+v, want big.zip of %d bytes", m.Attachments, want)
+	}
+	if info, err := os.Stat(cfg.Spool.Path(m.Attachments[0].Ref)); err != nil || info.Size() != want {
+		t.Errorf("spooled: %v, %v; want %d bytes", info, err, want)
 	}
 	if m.Text != "See attachment." || m.ParseError != "" {
 		t.Errorf("Text %q ParseError %q", m.Text, m.ParseError)

@@ -65,6 +65,9 @@ type Inbound struct {
 	DedupByID bool
 }
 
+// SkippedRecorded is why RecordInbound skips a mail it recorded before.
+const SkippedRecorded = "already recorded"
+
 // Recorded tells what RecordInbound did with one mail.
 type Recorded struct {
 	UID     uint32
@@ -98,7 +101,7 @@ func (s *Store) RecordInbound(inbox, mailbox string, uidValidity uint32, mails [
 		for _, in := range mails {
 			r := Recorded{UID: in.UID}
 			if in.UID <= w.LastUID {
-				r.Skipped = "already recorded"
+				r.Skipped = SkippedRecorded
 				out = append(out, r)
 				continue
 			}

@@ -186,6 +186,22 @@ func (s *Spool) Open(name string) (*os.File, error) {
 	return f, nil
 }
 
+// Rename gives the file called from the name to (replacing a file there).
+func (s *Spool) Rename(from, to string) error {
+	if !valid(from) || !valid(to) {
+		return fmt.Errorf("spool: bad name %q or %q", from, to)
+	}
+	var old int64
+	if info, err := os.Stat(s.Path(to)); err == nil {
+		old = info.Size()
+	}
+	if err := os.Rename(s.Path(from), s.Path(to)); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.release(old)
+	return nil
+}
+
 // Remove removes the file called name; one not there is fine.
 func (s *Spool) Remove(name string) error {
 	if !valid(name) {

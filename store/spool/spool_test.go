@@ -70,11 +70,20 @@ func TestWriteReplacesAndRemove(t *testing.T) {
 	if names, _ := s.Names(); !slices.Equal(names, []string{"in-a-1-2-0"}) {
 		t.Errorf("names %q", names)
 	}
-	if err := s.Remove("in-a-1-2-0"); err != nil {
+	if err := s.Rename("in-a-1-2-0", "in-a-1-3-0"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, "in-a-1-3-0"); got != "again" {
+		t.Errorf("renamed content %q", got)
+	}
+	if err := s.Remove("in-a-1-3-0"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Remove("in-a-1-2-0"); err != nil {
 		t.Errorf("removing a file not there: %v", err)
+	}
+	if err := s.Rename("in-a-1-2-0", "x"); err == nil {
+		t.Error("renaming a file not there worked")
 	}
 	if _, err := s.Open("in-a-1-2-0"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open after Remove: %v", err)

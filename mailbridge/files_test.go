@@ -1,0 +1,195 @@
+package mailbridge
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
+	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
+)
+
+func openSpool(t testing.TB, o spool.Options) *spool.Spool {
+	t.Helper()
+	sp, err := spool.Open(spool.Dir(filepath.Join(t.TempDir(), "inboxbot.db")), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+func spooled(t testing.TB, sp *spool.Spool, name string) []byte {
+	t.Helper()
+	f, err := sp.Open(name)
+	if err != nil {
+		t.Fatalf("spool file %q: %v", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mailWithFiles is a mail with an HTML body showing an inline image (cid:),
+// a PDF and a file of the given size.
+func mailWithFiles(msgID string, bigSize int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Carl <carl@example.com>\r\nTo: support@acme.test\r\nSubject: Files\r\nMessage-ID: <%s>\r\n", msgID)
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"\r\n\r\n" +
+		"--M\r\nContent-Type: multipart/related; boundary=\"R\"\r\n\r\n" +
+		"--R\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>See <img src=\"cid:logo@x\"> and the files.</p>\r\n" +
+		"--R\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		"iVBORw0KGgo=\r\n--R--\r\n" +
+		"--M\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"invoice.pdf\"\r\n\r\n%PDF-1.4 fake\r\n" +
+		"--M\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"big.bin\"\r\n\r\n")
+	b.Write(bytes.Repeat([]byte("x"), bigSize))
+	b.WriteString("\r\n--M--\r\n")
+	return b.Bytes()
+}
+
+// Attachments are streamed into the spool under names of their own, and
+// one over AttachMax is listed but not stored.
+func TestWatcherSpoolsAttachments(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, _ := testLog(t)
+	sp := openSpool(t, spool.Options{})
+	cfg := testIMAPConfig(srv)
+	cfg.Spool, cfg.AttachMax = sp, 1000
+	runWatcher(t, NewWatcher(cfg, st, log))
+	waitWatermark(t, st)
+	srv.Append(t, "INBOX", mailWithFiles("f1@example.com", 1001))
+	srv.Append(t, "INBOX", mailWithFiles("f2@example.com", 1000))
+
+	jobs := waitMailJobs(t, st, 2, 10*time.Second)
+	m := jobs[0].Mail
+	if len(m.Attachments) != 3 {
+		t.Fatalf("attachments %+v", m.Attachments)
+	}
+	logo, pdf, big := m.Attachments[0], m.Attachments[1], m.Attachments[2]
+	if !logo.Referenced || logo.Ref == "" || string(spooled(t, sp, logo.Ref)) != "\x89PNG\r\n\x1a\n" {
+		t.Errorf("inline image %+v", logo)
+	}
+	if pdf.Ref == "" || string(spooled(t, sp, pdf.Ref)) != "%PDF-1.4 fake" {
+		t.Errorf("pdf %+v", pdf)
+	}
+	if big.Ref != "" || big.Size != 1001 || big.Error != "" {
+		t.Errorf("a file over AttachMax: %+v", big)
+	}
+	if b := jobs[1].Mail.Attachments[2]; b.Ref == "" || len(spooled(t, sp, b.Ref)) != 1000 {
+		t.Errorf("a file of AttachMax bytes: %+v", b)
+	}
+	// The names say which mail and part: none is shared by two mails.
+	var names []string
+	for _, j := range jobs {
+		for _, a := range j.Mail.Attachments {
+			if a.Ref != "" {
+				names = append(names, a.Ref)
+			}
+		}
+	}
+	got, _ := sp.Names()
+	slices.Sort(names)
+	if !slices.Equal(got, names) || len(names) != 5 {
+		t.Errorf("spool holds %q, the jobs refer to %q", got, names)
+	}
+}
+
+// A full disk: the mail is recorded all the same, the attachment says why
+// it is missing, and the log says so clearly.
+func TestWatcherSpoolFull(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, logs := testLog(t)
+	sp := openSpool(t, spool.Options{MaxBytes: 100})
+	cfg := testIMAPConfig(srv)
+	cfg.Spool = sp
+	runWatcher(t, NewWatcher(cfg, st, log))
+	waitWatermark(t, st)
+	srv.Append(t, "INBOX", mailWithFiles("full@example.com", 5000))
+
+	m := waitMailJobs(t, st, 1, 10*time.Second)[0].Mail
+	big := m.Attachments[2]
+	if big.Ref != "" || !strings.Contains(big.Error, "no space left on device") {
+		t.Errorf("attachment on a full disk: %+v", big)
+	}
+	if m.Attachments[1].Ref == "" || m.Text == "" {
+		t.Errorf("the rest of the mail: %+v", m)
+	}
+	if !strings.Contains(logs.String(), "could not be stored in the spool") || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("log:\n%s", logs)
+	}
+	if names, _ := sp.Names(); len(names) != 2 {
+		t.Errorf("spool holds %q", names)
+	}
+	entries, _ := os.ReadDir(sp.Dir())
+	if len(entries) != 2 {
+		t.Errorf("the failed file left something behind: %v", entries)
+	}
+}
+
+// A mail that is not posted (our own reply coming back) leaves no files.
+func TestWatcherDropsFilesOfSkippedMail(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, _ := testLog(t)
+	sp := openSpool(t, spool.Options{})
+	cfg := testIMAPConfig(srv)
+	cfg.Spool = sp
+	runWatcher(t, NewWatcher(cfg, st, log))
+	waitWatermark(t, st)
+	srv.Append(t, "INBOX", mailWithFiles("first@example.com", 10))
+	first := waitMailJobs(t, st, 1, 10*time.Second)[0].Mail
+	if _, err := st.EnqueueReply(store.Reply{EventID: "E1", Conv: 1, Channel: "C", SlackTS: "1.1", AgentID: "U",
+		Text: "x", MessageID: "ours@acme.test"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Append(t, "INBOX", mailWithFiles("ours@acme.test", 10)) // a copy of our reply filed in the inbox
+	srv.Append(t, "INBOX", customerMail(3, "after@example.com"))
+	waitMailJobs(t, st, 2, 10*time.Second)
+	var want []string
+	for _, a := range first.Attachments {
+		want = append(want, a.Ref)
+	}
+	slices.Sort(want)
+	if names, _ := sp.Names(); !slices.Equal(names, want) {
+		t.Errorf("spool holds %q, want only the first mail's files %q", names, want)
+	}
+}
+
+// The spooler names files by UID even when the server sends the body
+// before the UID.
+func TestSpoolerNamesBySequenceUntilUIDKnown(t *testing.T) {
+	sp := openSpool(t, spool.Options{})
+	log, _ := testLog(t)
+	w := NewWatcher(IMAPConfig{Inbox: testInbox, Spool: sp}, nil, log)
+	s := w.spooler(7, 0, 3)
+	m := s.options().ReadInbound(bytes.NewReader(mailWithFiles("seq@example.com", 4)))
+	s.done(m, 42)
+	want := w.spooler(7, 42, 3).name(42, false, 1)
+	if m.Attachments[1].Ref != want || string(spooled(t, sp, want)) != "%PDF-1.4 fake" {
+		t.Errorf("ref %q, want %q", m.Attachments[1].Ref, want)
+	}
+	names, _ := sp.Names()
+	for _, n := range names {
+		if strings.Contains(n, "seq") {
+			t.Errorf("a file kept its sequence-number name: %q", n)
+		}
+	}
+	if s := w.spooler(7, 0, 3); s.name(0, true, 0) == s.name(42, false, 0) {
+		t.Error("names clash")
+	}
+	var nilSpooler *spooler
+	if m := nilSpooler.options().ReadInbound(bytes.NewReader(mailWithFiles("none@example.com", 4))); m.Attachments[1].Ref != "" {
+		t.Errorf("stored without a spool: %+v", m.Attachments[1])
+	}
+}
