@@ -20,6 +20,7 @@ import (
 	"github.com/inboxbot/inboxbot/bot/workhours"
 
 	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
 )
 
 // Inbox is one shared address and the channel it is worked in.
@@ -35,6 +36,9 @@ type Inbox struct {
 	// Signature is appended to every reply and forward; {agent} stands
 	// for the agent's name.
 	Signature string
+	// AttachMax bounds the attachments uploaded to Slack (ATTACH_MAX, in
+	// bytes; 0: no bound); the thread names those not uploaded.
+	AttachMax int64
 
 	// Working the inbox like a support team; zero values turn each off.
 	Calendar       *workhours.Calendar // working time; nil counts every hour
@@ -86,6 +90,11 @@ type Config struct {
 	// QuestionTTL is how long a reply held back by the collision guard
 	// waits for its author's answer before it is cancelled.
 	QuestionTTL time.Duration // default store.QuestionTTL (a day)
+	// Spool holds files on their way: the attachments of inbound mail
+	// (uploaded from there, then removed) and the files of replies
+	// (downloaded into it). Without it, mail's files are only listed and
+	// replies with files are not sent.
+	Spool *spool.Spool
 }
 
 func (c *Config) defaults() {
@@ -210,6 +219,7 @@ func (b *Bot) Run(ctx context.Context, t Transport) error {
 	defer cancel()
 	b.goRun(ctx, b.postQueue)
 	b.goRun(ctx, b.holdQueue)
+	b.goRun(ctx, b.fileQueue)
 	b.goRun(ctx, b.pruneEvents)
 	served := make(chan error, 1)
 	go func() { served <- t.Serve(ctx, b) }()

@@ -167,6 +167,7 @@ func (b *Bot) catchUpThread(ctx context.Context, channel string, conv *store.Con
 			ev := &slackevents.MessageEvent{
 				Channel: channel, User: m.User, BotID: m.BotID, SubType: m.SubType,
 				Text: m.Text, TimeStamp: m.Timestamp, ThreadTimeStamp: conv.RootTS,
+				Message: &m.Msg, // its files
 			}
 			if err := b.handleMessage(ctx, "catchup:"+channel+"/"+m.Timestamp, ev); err != nil {
 				return n, err

@@ -113,10 +113,11 @@ func (b *Bot) release(ctx context.Context, j *store.MailJob) error {
 		cancel = store.EventNote
 	default:
 		var bad string
-		look, bad = b.readReply(ctx, b.inboxOf(conv), msg.Text, j.AgentName)
+		look, bad = b.readReply(ctx, b.inboxOf(conv), msg.Text, j.AgentName, len(mailFiles(msg.Files)) > 0)
 		if bad != "" {
 			cancel, why = store.EventInvalid, bad
 		}
+		look.Files = mailFiles(msg.Files)
 		if msg.Edited != nil {
 			look.EditedTS = msg.Edited.Timestamp
 		}
@@ -148,11 +149,12 @@ func (b *Bot) release(ctx context.Context, j *store.MailJob) error {
 }
 
 // readReply turns a reply's Slack text into the mail's text (signed) and
-// its recipient changes; bad says why it cannot be sent.
-func (b *Bot) readReply(ctx context.Context, in *Inbox, text, agent string) (store.Look, string) {
+// its recipient changes; bad says why it cannot be sent. A reply with
+// files may have no text.
+func (b *Bot) readReply(ctx context.Context, in *Inbox, text, agent string, files bool) (store.Look, string) {
 	plainText := slackToPlain(text, func(id string) string { return b.userName(ctx, id) })
 	body, rcpt, bad := parseRecipients(plainText)
-	if bad == "" && body == "" {
+	if bad == "" && body == "" && !files {
 		bad = "there is no text besides the recipient lines"
 	}
 	return store.Look{Text: signed(in, body, agent), Recipients: rcpt}, bad

@@ -26,9 +26,9 @@ func (b *Bot) handleMessage(ctx context.Context, eventID string, e *slackevents.
 	switch {
 	case e.BotID != "" || e.User == "" || e.User == b.botUserID:
 		return nil // bots, our own posts included
-	case e.SubType != "":
-		// File shares and "also send to channel" replies are not mail:
-		// only a plain reply is.
+	case e.SubType != "" && e.SubType != "file_share":
+		// "Also send to channel" replies and other subtypes are not
+		// mail: only a plain reply is, with its files or not.
 		return nil
 	case e.ThreadTimeStamp == "" || e.ThreadTimeStamp == e.TimeStamp:
 		return nil // top-level chatter
@@ -53,8 +53,9 @@ func (b *Bot) messageIn(ctx context.Context, eventID string, e *slackevents.Mess
 }
 
 func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageEvent, conv *store.Conversation) error {
+	files := messageFiles(e)
 	text := slackToPlain(e.Text, func(id string) string { return b.userName(ctx, id) })
-	if text == "" {
+	if text == "" && len(files) == 0 {
 		return nil
 	}
 	in := b.inboxOf(conv)
@@ -63,7 +64,7 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 		return nil
 	}
 	agent := b.userName(ctx, e.User)
-	look, bad := b.readReply(ctx, in, e.Text, agent)
+	look, bad := b.readReply(ctx, in, e.Text, agent, len(files) > 0)
 	if bad != "" {
 		// Nothing is queued: what would go out is not what they meant.
 		dup, err := b.st.MarkMessage(eventID, e.Channel, e.TimeStamp)
@@ -85,7 +86,7 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 	job, err := b.st.EnqueueReply(store.Reply{
 		EventID: eventID, Conv: conv.Num, Channel: e.Channel, SlackTS: e.TimeStamp,
 		AgentID: e.User, AgentName: agent, Text: look.Text, Recipients: look.Recipients, HoldUntil: hold,
-		MessageID: newMessageID(conv.Num, domainOf(in.Address)),
+		MessageID: newMessageID(conv.Num, domainOf(in.Address)), Files: files,
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		b.log.Info("redelivered reply ignored", "event", eventID, "conv", conv.Num)
@@ -94,7 +95,8 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 	if err != nil {
 		return err
 	}
-	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID, "held", job.Held)
+	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID, "held", job.Held,
+		"files", len(files))
 	if job.Held && time.Until(job.HoldUntil) > time.Second {
 		b.goRun(ctx, func(ctx context.Context) { b.preview(ctx, conv, job, in) })
 	}
@@ -152,7 +154,7 @@ func (b *Bot) changed(ctx context.Context, eventID string, e *slackevents.Messag
 		if isNote(m.Text) {
 			ed.Note = true
 		} else {
-			look, bad := b.readReply(ctx, b.inboxOf(conv), m.Text, b.userName(ctx, m.User))
+			look, bad := b.readReply(ctx, b.inboxOf(conv), m.Text, b.userName(ctx, m.User), len(m.Files) > 0)
 			ed.Text, ed.Recipients, ed.Invalid = look.Text, look.Recipients, bad
 		}
 	}
@@ -164,6 +166,25 @@ func (b *Bot) changed(ctx context.Context, eventID string, e *slackevents.Messag
 		b.log.Info("reply changed in Slack", "conv", conv.Num, "ts", ts, "outcome", ev)
 	}
 	return err
+}
+
+// messageFiles are the files a message shares, as the files of its mail.
+func messageFiles(e *slackevents.MessageEvent) []store.MailFile {
+	if e.Message == nil {
+		return nil
+	}
+	return mailFiles(e.Message.Files)
+}
+
+func mailFiles(fs []slack.File) []store.MailFile {
+	var out []store.MailFile
+	for _, f := range fs {
+		if f.ID == "" || f.Mode == "tombstone" {
+			continue // a file deleted since
+		}
+		out = append(out, store.MailFile{SlackID: f.ID, Name: f.Name, Type: f.Mimetype, Size: int64(f.Size), URL: f.URLPrivateDownload})
+	}
+	return out
 }
 
 // parkedEvent is an event about a thread kept until its channel's

@@ -18,6 +18,7 @@ const (
 	updateKey = "update" // chat.update
 	reactKey  = "react"  // reactions.add
 	readKey   = "read"   // conversations.history and .replies
+	uploadKey = "upload" // files.getUploadURLExternal and files.completeUploadExternal (sharing files in threads)
 )
 
 // pacer keeps the bot under Slack's rate limits: a token bucket per key

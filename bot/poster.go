@@ -68,7 +68,8 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 			wait := retryDelay(j.Attempts + 1)
 			b.log.Warn("slack post failed, will retry", "conv", j.Conv, "job", j.Seq, "part", j.Done, "err", err, "in", wait)
 			var lookup *lookupError
-			unknown := errors.As(err, &lookup) || outcomeUnknown(err)
+			var pending *unresolvedUpload
+			unknown := errors.As(err, &lookup) || errors.As(err, &pending) || outcomeUnknown(err)
 			if err := b.st.RetrySlackJob(j.Seq, time.Now().Add(wait), err.Error(), unknown, true); err != nil {
 				return time.Time{}, err
 			}
@@ -98,7 +99,7 @@ func cmpOr(a, b string) string {
 func (b *Bot) pointerText(conv *store.Conversation, j *store.SlackJob) string {
 	what := "A mail"
 	if m := j.Mail; m != nil {
-		what = escape(fmt.Sprintf("A mail from %s (“%s”)", m.From.String(), cut(m.Subject, 100)))
+		what = escape(fmt.Sprintf("A mail from %s (“%s”)", cut(m.From.String(), 200), cut(m.Subject, 100)))
 	}
 	to := escape(conv.Inbox)
 	if in := b.inboxOf(conv); in != nil {
@@ -182,6 +183,16 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 			// Jobs of a conversation run in order, so its root comes first.
 			return fmt.Errorf("conversation %d has no root message yet", conv.Num)
 		}
+		if p.file != nil {
+			again, err := b.filePart(ctx, j, channel, thread, p.file)
+			if err != nil {
+				return err
+			}
+			if again {
+				posts = b.jobPosts(conv, j) // the part is a line now
+			}
+			continue
+		}
 		ts, err := b.postPart(ctx, j, channel, thread, p)
 		if err != nil {
 			return err
@@ -202,7 +213,11 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 	if j.Kind == store.JobMail {
 		b.mailPosted(j) // metrics and the log line
 	}
-	return b.st.FinishSlackJob(j.Seq)
+	if err := b.st.FinishSlackJob(j.Seq); err != nil {
+		return err
+	}
+	b.dropMailFiles(j.Mail)
+	return nil
 }
 
 // jobPosts renders the messages a job posts. It depends only on the job
@@ -212,7 +227,7 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	case store.JobPointer:
 		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
-		return mailPosts(conv, j)
+		return mailPosts(conv, j, b.attachMax(conv))
 	case store.JobActivity:
 		if j.Change != nil {
 			return []post{{text: activityText(conv, j.Change)}}

@@ -81,7 +81,11 @@ func signed(in *Inbox, text, agent string) string {
 	if in == nil || strings.TrimSpace(in.Signature) == "" {
 		return text
 	}
-	return text + "\n\n-- \n" + strings.ReplaceAll(in.Signature, "{agent}", agent)
+	sig := "-- \n" + strings.ReplaceAll(in.Signature, "{agent}", agent)
+	if text == "" {
+		return sig // a reply of files only
+	}
+	return text + "\n\n" + sig
 }
 
 // recipientsLine says whom a mail goes to.

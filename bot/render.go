@@ -83,9 +83,18 @@ func statusText(s store.Status) string {
 	return l.emoji + " *" + l.label + "*"
 }
 
+// fallbackMax bounds the notification text of a post ("text" beside the
+// blocks): however long a subject or name, the text stays far within
+// Slack's 40,000 characters once escaped.
+const fallbackMax = 300
+
+// fallback is the notification text of a post from mail-derived s: cut,
+// then escaped.
+func fallback(s string) string { return escape(cut(s, fallbackMax)) }
+
 // rootFallback is the notification text of a root message.
 func rootFallback(c *store.Conversation) string {
-	return escape(fmt.Sprintf("#%d %s: %s", c.Num, displayName(c.Customer), c.Subject))
+	return fallback(fmt.Sprintf("#%d %s: %s", c.Num, displayName(c.Customer), c.Subject))
 }
 
 func displayName(a store.Address) string {
@@ -113,11 +122,11 @@ func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
 	}
 	preview := c.Preview
 	if strings.TrimSpace(preview) != "" {
-		blocks = append(blocks, slack.NewSectionBlock(plain(cut(preview, sectionMax)), nil, nil))
+		blocks = append(blocks, richBlock(cut(preview, sectionMax)))
 	}
 	if c.First != nil {
 		if notes := mailNotes(c.First, previewCut(c)); len(notes) > 0 {
-			blocks = append(blocks, slack.NewContextBlock("", plain(strings.Join(notes, " · "))))
+			blocks = append(blocks, notesBlock(notes))
 		}
 	}
 	if actions {
@@ -145,6 +154,14 @@ func peopleText(c *store.Conversation) string {
 	return s
 }
 
+// notesBlock shows notes in a context block, cut to fit one.
+func notesBlock(notes []string) slack.Block {
+	return slack.NewContextBlock("", plain(cut(strings.Join(notes, " · "), sectionMax)))
+}
+
+// maxListed bounds the attachments a mail's notes name one by one.
+const maxListed = 20
+
 // mailNotes lists what a reader should know about a mail beyond its text.
 func mailNotes(m *store.InboundMail, continued bool) []string {
 	var notes []string
@@ -157,14 +174,21 @@ func mailNotes(m *store.InboundMail, continued bool) []string {
 	if m.HTMLOnly {
 		notes = append(notes, "Converted from HTML")
 	}
-	for _, a := range m.Attachments {
-		notes = append(notes, fmt.Sprintf("📎 %s (%s, %s)", cmp.Or(a.Name, "unnamed"), a.Type, humanSize(a.Size)))
+	for i, a := range m.Attachments {
+		if i == maxListed {
+			notes = append(notes, fmt.Sprintf("📎 and %d more", len(m.Attachments)-maxListed))
+			break
+		}
+		notes = append(notes, fmt.Sprintf("📎 %s (%s, %s)", cut(cmp.Or(a.Name, "unnamed"), 100), cut(a.Type, 100), humanSize(a.Size)))
 	}
 	for _, w := range m.Warnings {
 		notes = append(notes, "⚠️ "+w)
 	}
 	if m.Truncated {
 		notes = append(notes, "✂️ The mail was longer than inboxbot keeps; the end is cut")
+	}
+	if m.QuoteAt > 0 {
+		notes = append(notes, "✂️ Quoted history folded: the whole mail is in the thread as "+fullMailName)
 	}
 	if continued {
 		notes = append(notes, "Full text in the thread")
@@ -192,40 +216,49 @@ type post struct {
 	top    bool // a top-level message that is not the root
 	text   string
 	blocks []slack.Block
+	file   *upload // set: the post uploads this file into the thread (text and blocks unused)
 }
 
 // mailPosts renders a queued mail: for a new conversation the root card, then
-// the whole text in the thread if the card's preview does not show it all;
-// for a mail in an existing conversation, the mail in the thread.
-func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
-	m := j.Mail
+// the new text in the thread if the card's preview does not show it all;
+// for a mail in an existing conversation, the mail in the thread. Its files
+// follow (mailfiles.go). The text shown is what the sender wrote: the
+// quoted history is folded away, and the whole mail follows as a file.
+func mailPosts(c *store.Conversation, j *store.SlackJob, attachMax int64) []post {
 	var posts []post
-	body := m.Text
 	if j.NewConv {
 		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true)})
-		if !previewCut(c) {
-			return posts
-		}
 	}
+	if !j.NewConv || previewCut(c) {
+		posts = append(posts, mailTextPosts(c, j)...)
+	}
+	return append(posts, filePosts(c, j, len(posts), attachMax)...)
+}
+
+// mailTextPosts renders the text of a mail in the thread.
+func mailTextPosts(c *store.Conversation, j *store.SlackJob) []post {
+	m := j.Mail
+	var posts []post
+	body := m.NewText()
 	var head []slack.Block
 	if !j.NewConv {
 		who := "📨 " + m.From.String()
 		if m.Subject != "" {
 			who += " · " + m.Subject
 		}
-		head = append(head, slack.NewContextBlock("", plain(who)))
+		head = append(head, slack.NewContextBlock("", plain(cut(who, sectionMax))))
 		if j.NewAddress {
-			head = append(head, slack.NewContextBlock("", plain(fmt.Sprintf(
+			head = append(head, slack.NewContextBlock("", plain(cut(fmt.Sprintf(
 				"⚠️ New address: %s is not part of this conversation. Replies still go to %s; "+
 					"to include them, /inbox to %d ADDRESS or /inbox cc %d add ADDRESS.",
-				m.From.Addr, replyAddr(c).String(), c.Num, c.Num))))
+				m.From.Addr, replyAddr(c).String(), c.Num, c.Num), sectionMax))))
 		}
 		if j.Folded > 0 {
-			head = append(head, slack.NewContextBlock("", plain(fmt.Sprintf(
-				"🔁 Automated mail no. %d from %s this hour: added here instead of opening another conversation.", j.Folded, m.From.Addr))))
+			head = append(head, slack.NewContextBlock("", plain(cut(fmt.Sprintf(
+				"🔁 Automated mail no. %d from %s this hour: added here instead of opening another conversation.", j.Folded, m.From.Addr), sectionMax))))
 		}
 		if notes := mailNotes(m, false); len(notes) > 0 {
-			head = append(head, slack.NewContextBlock("", plain(strings.Join(notes, " · "))))
+			head = append(head, notesBlock(notes))
 		}
 	}
 	parts := chunks(body, sectionMax)
@@ -234,7 +267,7 @@ func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
 		blocks := head
 		head = nil
 		for _, p := range parts[i:min(i+sectionsPer, shown)] {
-			blocks = append(blocks, slack.NewSectionBlock(plain(p), nil, nil))
+			blocks = append(blocks, richBlock(p))
 		}
 		if i+sectionsPer >= shown && shown < len(parts) {
 			rest := 0
@@ -243,9 +276,9 @@ func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
 			}
 			blocks = append(blocks, slack.NewContextBlock("", plain(fmt.Sprintf("✂️ %d more characters not shown in Slack", rest))))
 		}
-		text := escape(cut(parts[i], 200))
+		text := fallback(parts[i])
 		if !j.NewConv && i == 0 {
-			text = escape("Mail from " + m.From.String() + ": " + cut(parts[0], 150))
+			text = fallback("Mail from " + cut(m.From.String(), 100) + ": " + parts[0])
 		}
 		posts = append(posts, post{text: text, blocks: blocks})
 	}

@@ -110,12 +110,12 @@ func CheckSMTP(ctx context.Context, cfg SMTPConfig) []Check {
 	if s.cfg.Username != "" {
 		name += ", login as " + s.cfg.Username
 	}
-	client, done, err := s.dial(ctx)
+	sess, done, err := s.dial(ctx)
 	if err != nil {
 		return append(out, failedCheck(name, err))
 	}
 	defer done()
-	_ = client.Close()
+	_ = sess.close()
 	detail := tlsDetail(s.cfg.TLS)
 	switch {
 	case s.tokens != nil:

@@ -3,11 +3,17 @@ package mailbridge
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/wneessen/go-mail"
 
 	"github.com/inboxbot/inboxbot/mailbridge/message"
+	"github.com/inboxbot/inboxbot/store"
 	"github.com/inboxbot/inboxbot/store/spool"
 )
 
@@ -128,5 +134,81 @@ func (w *Watcher) removeFiles(m *message.Message) {
 		if err := w.cfg.Spool.Remove(a.Ref); err != nil {
 			w.log.Warn("removing an attachment from the spool", "err", err)
 		}
+	}
+}
+
+// ---- files of outgoing mail -------------------------------------------------
+
+// errFilesLost is a job whose files are not in the spool although the bot
+// recorded them as downloaded (removed by hand): they are downloaded again.
+var errFilesLost = errors.New("files missing from the spool")
+
+// attach adds the files of job j, from the spool, to m. They are read from
+// disk each time the message is written, never held in memory.
+func (s *Sender) attach(m *mail.Msg, j store.MailJob) error {
+	for _, f := range j.Files {
+		if s.cfg.Spool == nil || f.Ref == "" {
+			return errFilesLost
+		}
+		p := s.cfg.Spool.Path(f.Ref)
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%w: %s: %v", errFilesLost, f.Name, err)
+		}
+		opts := []mail.FileOption{mail.WithFileName(attachmentName(f))}
+		if f.Type != "" {
+			opts = append(opts, mail.WithFileContentType(mail.ContentType(f.Type)))
+		}
+		m.AttachFile(p, opts...)
+	}
+	return nil
+}
+
+// attachmentName is a file's name in the mail ("file" if Slack had none).
+func attachmentName(f store.MailFile) string {
+	if strings.TrimSpace(f.Name) == "" {
+		return "file"
+	}
+	return f.Name
+}
+
+// dropFiles removes the spool files of a job that is done.
+func (s *Sender) dropFiles(j store.MailJob) {
+	if s.cfg.Spool == nil {
+		return
+	}
+	for _, f := range j.Files {
+		if f.Ref == "" {
+			continue
+		}
+		if err := s.cfg.Spool.Remove(f.Ref); err != nil {
+			s.log.Warn("removing a sent file from the spool", "err", err)
+		}
+	}
+}
+
+// msgSize is the size of m as it would be sent.
+func msgSize(m *mail.Msg) (int64, error) {
+	var c countWriter
+	if _, err := m.WriteTo(&c); err != nil {
+		return 0, fmt.Errorf("measuring the mail: %w", err)
+	}
+	return int64(c), nil
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n/(1<<10))
+	default:
+		return fmt.Sprintf("%d bytes", n)
 	}
 }

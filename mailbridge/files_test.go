@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 	"github.com/inboxbot/inboxbot/store"
 	"github.com/inboxbot/inboxbot/store/spool"
 )
@@ -191,5 +193,140 @@ func TestSpoolerNamesBySequenceUntilUIDKnown(t *testing.T) {
 	var nilSpooler *spooler
 	if m := nilSpooler.options().ReadInbound(bytes.NewReader(mailWithFiles("none@example.com", 4))); m.Attachments[1].Ref != "" {
 		t.Errorf("stored without a spool: %+v", m.Attachments[1])
+	}
+}
+
+// queueFileReply queues a reply to a new conversation carrying files
+// (contents by name); with ready, the files are in the spool and recorded
+// as downloaded, as the bot leaves them.
+func queueFileReply(t *testing.T, st *store.Store, sp *spool.Spool, ready bool, files map[string]string) *store.MailJob {
+	t.Helper()
+	if _, ok, _ := st.Watermark(testInbox, "INBOX"); !ok {
+		st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1})
+	}
+	wm, _, _ := st.Watermark(testInbox, "INBOX")
+	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1,
+		Mail: message.ReadInbound(bytes.NewReader(inboundFrom("Bob <bob@example.com>", fmt.Sprintf("c%d@example.com", wm.LastUID+1))))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := res[0].Conv
+	var mf []store.MailFile
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		mf = append(mf, store.MailFile{SlackID: "F-" + name, Name: name, Type: "application/pdf"})
+	}
+	job, err := st.EnqueueReply(store.Reply{EventID: fmt.Sprintf("Ev%d", conv), Conv: conv, SlackTS: fmt.Sprintf("1700000000.%06d", conv),
+		AgentID: "UALICE", AgentName: "Alice", Text: "See the files.", MessageID: fmt.Sprintf("reply-%d@acme.test", conv), Files: mf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready {
+		fetch(t, st, sp, job, files)
+	}
+	return job
+}
+
+// fetch does what the bot does once it downloaded a job's files.
+func fetch(t *testing.T, st *store.Store, sp *spool.Spool, job *store.MailJob, files map[string]string) {
+	t.Helper()
+	mf := slices.Clone(job.Files)
+	for i := range mf {
+		mf[i].Ref = fmt.Sprintf("out-%d-%d", job.Seq, i)
+		if _, err := sp.Write(mf[i].Ref, strings.NewReader(files[mf[i].Name])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.FilesFetched(job.Seq, mf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// attachments parses a sent mail's attachments: name -> (type, content).
+func attachments(t *testing.T, data []byte) map[string][2]string {
+	t.Helper()
+	out := map[string][2]string{}
+	m := message.ParseOptions{Attachment: func(a *message.Attachment, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		out[a.Name] = [2]string{a.Type, string(b)}
+		return err
+	}}.ReadInbound(bytes.NewReader(data))
+	if m.ParseError != "" {
+		t.Fatalf("sent mail: %s", m.ParseError)
+	}
+	return out
+}
+
+// A reply with files waits until they are downloaded, then goes out with
+// them attached; the spool is emptied once it is sent.
+func TestSenderAttachesFiles(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	st := openStore(t)
+	log, _ := testLog(t)
+	sp := openSpool(t, spool.Options{})
+	files := map[string]string{"a.pdf": "%PDF-a", "b c.pdf": strings.Repeat("b", 100_000)}
+	job := queueFileReply(t, st, sp, false, files)
+	cfg := testSMTPConfig(srv.Addr)
+	cfg.Spool = sp
+	plain := queueReply(t, st, inboundFrom("Dan <dan@example.com>", "d1@example.com"), "Alice", "No files.")
+	runSender(t, NewSender(cfg, st, log))
+	// The reply queued after it goes; it waits for its files.
+	first := waitSMTP(t, srv, 1)[0]
+	if got := parseSent(t, first.Data).Header.Get("Message-Id"); got != "<"+plain.MessageID+">" {
+		t.Fatalf("first mail sent is %s, want the one without files", got)
+	}
+	fetch(t, st, sp, job, files)
+	got := attachments(t, waitSMTP(t, srv, 2)[1].Data)
+	for name, content := range files {
+		if got[name] != [2]string{"application/pdf", content} {
+			t.Errorf("attachment %q: %q", name, cut(got[name][1], 40))
+		}
+	}
+	waitFor(t, 5*time.Second, "the spool emptied", func() bool { n, _ := sp.Names(); return len(n) == 0 })
+}
+
+func cut(s string, n int) string { return s[:min(n, len(s))] }
+
+// A reply bigger than the server's SIZE is refused before anything is
+// sent, for good, and its thread is told why.
+func TestSenderRespectsSIZE(t *testing.T) {
+	srv := mailtest.NewSMTPServerOpts(t, mailtest.SMTPOptions{MaxMessageBytes: 50_000})
+	st := openStore(t)
+	log, _ := testLog(t)
+	sp := openSpool(t, spool.Options{})
+	queueFileReply(t, st, sp, true, map[string]string{"big.pdf": strings.Repeat("x", 60_000)})
+	cfg := testSMTPConfig(srv.Addr)
+	cfg.Spool = sp
+	runSender(t, NewSender(cfg, st, log))
+	out := waitOutcome(t, st)
+	if out.Kind != store.JobFailed || !strings.Contains(out.Error, "takes at most 48 KB") {
+		t.Errorf("outcome %+v", out)
+	}
+	if n := srv.Transactions(); n != 0 {
+		t.Errorf("%d SMTP transactions: something was sent", n)
+	}
+	// A reply within the limit goes.
+	queueFileReply(t, st, sp, true, map[string]string{"small.pdf": "x"})
+	if msgs := waitSMTP(t, srv, 1); len(attachments(t, msgs[0].Data)) != 1 {
+		t.Errorf("small reply: %s", msgs[0].Data)
+	}
+}
+
+// Files gone from the spool are downloaded again, not sent without.
+func TestSenderFilesLost(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	st := openStore(t)
+	log, _ := testLog(t)
+	sp := openSpool(t, spool.Options{})
+	job := queueFileReply(t, st, sp, true, map[string]string{"a.pdf": "x"})
+	sp.Sweep(nil) // someone emptied the spool
+	cfg := testSMTPConfig(srv.Addr)
+	cfg.Spool = sp
+	runSender(t, NewSender(cfg, st, log))
+	waitFor(t, 5*time.Second, "the files to be wanted again", func() bool {
+		j, _ := st.MailJob(job.Seq)
+		return j != nil && j.FilesPending()
+	})
+	if n := srv.Transactions(); n != 0 {
+		t.Errorf("sent without its files")
 	}
 }

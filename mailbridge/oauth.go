@@ -360,7 +360,7 @@ func (w *Watcher) login(ctx context.Context, c *imapclient.Client) (renew time.T
 // configured: a token the server refuses is replaced once before the
 // refusal counts. Every session gets a token valid for at least the
 // early-refresh margin.
-func (s *Sender) dial(ctx context.Context) (*mail.Client, func(), error) {
+func (s *Sender) dial(ctx context.Context) (*session, func(), error) {
 	if s.tokens == nil {
 		return s.connect(ctx, "")
 	}

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
 )
 
 // SMTPConfig says how replies leave.
@@ -31,6 +33,10 @@ type SMTPConfig struct {
 
 	FromAddr string // INBOX_ADDRESS
 	FromName string // INBOX_NAME, the team's display name
+
+	// Spool holds the files replies carry (the bot downloads them there
+	// from Slack); they are removed once the reply is done.
+	Spool *spool.Spool
 
 	// MaxAttempts bounds retries of temporary failures; then the reply is
 	// reported as failed in its thread.
@@ -129,6 +135,9 @@ func (s *Sender) drain(ctx context.Context) (time.Time, error) {
 		if j.Held {
 			continue // the bot releases it at the end of its hold window
 		}
+		if j.FilesPending() {
+			continue // the bot is downloading its files
+		}
 		now := time.Now()
 		if j.NextAttempt.After(now) {
 			if next.IsZero() || j.NextAttempt.Before(next) {
@@ -155,10 +164,14 @@ func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 	log := s.log.With("conv", j.Conv, "seq", j.Seq, "message_id", j.MessageID, "attempt", attempt)
 	err := s.send(ctx, log, j)
 	switch {
+	case errors.Is(err, errFilesLost):
+		log.Warn("the reply's files are not in the spool: downloading them again", "err", err)
+		return s.st.FilesLost(j.Seq)
 	case err == nil:
-		log.Info("reply sent")
+		log.Info("reply sent", "files", len(j.Files))
 		s.cfg.Metrics.RepliesSent.Inc()
 		s.cfg.Metrics.ReplyLatency.Observe(time.Since(j.Created).Seconds())
+		defer s.dropFiles(j)
 		return s.st.MailDone(j.Seq, "")
 	case ctx.Err() != nil:
 		// Shutting down: the attempt stays recorded and is retried after
@@ -178,6 +191,7 @@ func (s *Sender) attempt(ctx context.Context, j store.MailJob) error {
 	default:
 		log.Error("reply could not be sent", "err", err)
 		s.cfg.Metrics.RepliesFailed.Inc()
+		defer s.dropFiles(j)
 		return s.st.MailDone(j.Seq, err.Error())
 	}
 }
@@ -210,7 +224,10 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 	if err != nil {
 		return &permanentError{err}
 	}
-	client, done, err := s.dial(ctx)
+	if err := s.attach(m, j); err != nil {
+		return err
+	}
+	sess, done, err := s.dial(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.health.down(problemOf(err), err)
@@ -219,8 +236,20 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 	}
 	defer done()
 	s.health.up()
-	err = client.Send(m)
-	if cerr := client.Close(); err == nil && cerr != nil && !m.IsDelivered() {
+	if limit := sess.sizeLimit(); limit > 0 {
+		// Refused before anything is sent: a server would take the
+		// message and refuse it at its end, or cut it.
+		if size, err := msgSize(m); err != nil {
+			sess.close()
+			return err
+		} else if size > limit {
+			sess.close()
+			return &permanentError{fmt.Errorf("the mail is %s with its files; the mail server (%s) takes at most %s",
+				humanSize(size), s.cfg.Addr, humanSize(limit))}
+		}
+	}
+	err = sess.send(m)
+	if cerr := sess.close(); err == nil && cerr != nil && !m.IsDelivered() {
 		err = cerr
 	}
 	if err != nil && m.IsDelivered() {
@@ -236,7 +265,7 @@ func (s *Sender) send(ctx context.Context, log *slog.Logger, j store.MailJob) er
 // (XOAUTH2) if not empty. The connection is closed ShutdownGrace after ctx
 // is done, so a shutdown does not wait out a slow session; done releases
 // that watch.
-func (s *Sender) connect(ctx context.Context, token string) (client *mail.Client, done func(), err error) {
+func (s *Sender) connect(ctx context.Context, token string) (sess *session, done func(), err error) {
 	host, portStr, err := net.SplitHostPort(s.cfg.Addr)
 	if err != nil {
 		return nil, nil, &permanentError{fmt.Errorf("SMTP_ADDR %q: %w", s.cfg.Addr, err)}
@@ -305,19 +334,43 @@ func (s *Sender) connect(ctx context.Context, token string) (client *mail.Client
 			mail.SMTPAuthCramMD5, mail.SMTPAuthPlain, mail.SMTPAuthLogin),
 			mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
 	}
-	client, err = mail.NewClient(host, opts...)
+	client, err := mail.NewClient(host, opts...)
 	if err != nil {
 		done()
 		return nil, nil, &permanentError{err}
 	}
-	if err := client.DialWithContext(ctx); err != nil {
+	conn, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		done()
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
 		return nil, nil, smtpError(&s.cfg, fmt.Errorf("%s: %w", s.cfg.Addr, err))
 	}
-	return client, done, nil
+	return &session{client: client, conn: conn}, done, nil
+}
+
+// session is one SMTP connection, logged in.
+type session struct {
+	client *mail.Client
+	conn   *smtp.Client
+}
+
+func (ss *session) send(m *mail.Msg) error { return ss.client.SendWithSMTPClient(ss.conn, m) }
+func (ss *session) close() error           { return ss.client.CloseWithSMTPClient(ss.conn) }
+
+// sizeLimit is the largest message the server takes (its EHLO SIZE; 0:
+// it names none).
+func (ss *session) sizeLimit() int64 {
+	ok, param := ss.conn.Extension("SIZE")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(param), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // permanentError marks a failure no retry can fix (a malformed address).

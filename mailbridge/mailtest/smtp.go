@@ -39,6 +39,9 @@ type SMTPOptions struct {
 	// RequireAuth refuses MAIL FROM from a client that has not logged in
 	// (530), like a submission server.
 	RequireAuth bool
+	// MaxMessageBytes, if set, is advertised as the EHLO SIZE and
+	// enforced: a larger message is refused (552).
+	MaxMessageBytes int64
 }
 
 // SMTPServer is an in-process SMTP server (go-smtp) on 127.0.0.1 that
@@ -89,6 +92,7 @@ func NewSMTPServerOpts(t testing.TB, o SMTPOptions) *SMTPServer {
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute
 	srv.MaxRecipients = 100
+	srv.MaxMessageBytes = o.MaxMessageBytes
 	srv.ErrorLog = &s.logs
 	if o.STARTTLS {
 		cfg, err := serverTLSConfig()
