@@ -17,7 +17,7 @@ import (
 // the same): a token missing one of them fails CheckSlack.
 var Scopes = []string{
 	"chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
-	"reactions:read", "reactions:write", "users:read", "commands",
+	"reactions:read", "reactions:write", "files:read", "files:write", "users:read", "commands",
 }
 
 // Check is the outcome of one check of the Slack installation: what was

@@ -140,11 +140,13 @@ func TestMailPostsRespectSlackLimits(t *testing.T) {
 	j := &store.SlackJob{Kind: store.JobMail, NewConv: true, Mail: &store.InboundMail{Text: text, From: c.Customer,
 		Attachments: []store.Attachment{{Name: "a.pdf", Type: "application/pdf", Size: 3 << 20}}}}
 	c.First = &store.InboundMail{Attachments: j.Mail.Attachments}
-	posts := mailPosts(c, j)
-	if !posts[0].root || len(posts) != 1+maxTextMsgs {
+	posts := mailPosts(c, j, 0)
+	// The card, the text in the thread as far as Slack shows it, a line
+	// about the attachment (not in the spool), the whole mail as a file.
+	if !posts[0].root || len(posts) != 1+maxTextMsgs+2 {
 		t.Fatalf("%d posts, first root=%v", len(posts), posts[0].root)
 	}
-	for i, p := range posts {
+	for i, p := range posts[:1+maxTextMsgs] {
 		if len(p.blocks) > 50 {
 			t.Errorf("post %d: %d blocks", i, len(p.blocks))
 		}
@@ -156,6 +158,12 @@ func TestMailPostsRespectSlackLimits(t *testing.T) {
 					t.Errorf("post %d: section of %d characters", i, n)
 				}
 				total += utf8.RuneCountInString(b.Text.Text)
+			case *slack.RichTextBlock:
+				n := richChars(b)
+				if n > 3000 {
+					t.Errorf("post %d: rich text of %d characters", i, n)
+				}
+				total += n
 			case *slack.HeaderBlock:
 				if n := utf8.RuneCountInString(b.Text.Text); n > 150 {
 					t.Errorf("post %d: header of %d characters", i, n)
@@ -163,15 +171,21 @@ func TestMailPostsRespectSlackLimits(t *testing.T) {
 			}
 		}
 		if total > 12000 {
-			t.Errorf("post %d: %d characters of sections", i, total)
+			t.Errorf("post %d: %d characters of text blocks", i, total)
 		}
 		if strings.Contains(p.text, "<!channel>") {
 			t.Errorf("post %d: unescaped mention in %q", i, p.text)
 		}
 	}
-	last := blocksJSON(t, posts[len(posts)-1].blocks)
+	last := blocksJSON(t, posts[maxTextMsgs].blocks)
 	if !strings.Contains(last, "more characters not shown") {
 		t.Error("cut text not announced")
+	}
+	if p := posts[len(posts)-2]; p.file != nil || !strings.Contains(p.text, "a.pdf (3.0 MB): inboxbot did not keep it") {
+		t.Errorf("line about the attachment: %+v", p)
+	}
+	if f := posts[len(posts)-1].file; f == nil || f.name != fullMailName || !strings.Contains(f.content, text) {
+		t.Errorf("the whole mail is not uploaded: %+v", posts[len(posts)-1])
 	}
 	if !strings.Contains(blocksJSON(t, posts[0].blocks), "a.pdf") {
 		t.Error("attachment not listed on the card")
@@ -182,12 +196,12 @@ func TestMailPostsShortAndReply(t *testing.T) {
 	c := &store.Conversation{Num: 1, Subject: "Hi", Customer: store.Address{Addr: "c@x"}, RootTS: "1.1"}
 	c.Preview = "short"
 	j := &store.SlackJob{Kind: store.JobMail, NewConv: true, Mail: &store.InboundMail{Text: "short", From: c.Customer}}
-	if posts := mailPosts(c, j); len(posts) != 1 {
+	if posts := mailPosts(c, j, 0); len(posts) != 1 {
 		t.Errorf("short new mail: %d posts", len(posts))
 	}
 	j.NewConv = false
 	j.Mail.Auto = true
-	posts := mailPosts(c, j)
+	posts := mailPosts(c, j, 0)
 	if len(posts) != 1 || posts[0].root {
 		t.Fatalf("reply mail: %+v", posts)
 	}
@@ -233,4 +247,35 @@ func TestCountsText(t *testing.T) {
 	if s := countsText(n); !strings.Contains(s, "*3 open* (1 unassigned) · 1 waiting on customer · 1 on hold · 1 closed today") || !strings.Contains(s, "<@UA> 2") {
 		t.Errorf("status line %q", s)
 	}
+}
+
+// richChars counts the characters of a rich_text block's text and links.
+func richChars(b *slack.RichTextBlock) int {
+	n := 0
+	var section func(els []slack.RichTextSectionElement)
+	section = func(els []slack.RichTextSectionElement) {
+		for _, e := range els {
+			switch e := e.(type) {
+			case *slack.RichTextSectionTextElement:
+				n += utf8.RuneCountInString(e.Text)
+			case *slack.RichTextSectionLinkElement:
+				n += utf8.RuneCountInString(e.Text)
+			}
+		}
+	}
+	for _, el := range b.Elements {
+		switch el := el.(type) {
+		case *slack.RichTextSection:
+			section(el.Elements)
+		case *slack.RichTextQuote:
+			section(el.Elements)
+		case *slack.RichTextList:
+			for _, it := range el.Elements {
+				if s, ok := it.(*slack.RichTextSection); ok {
+					section(s.Elements)
+				}
+			}
+		}
+	}
+	return n
 }

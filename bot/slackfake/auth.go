@@ -8,7 +8,7 @@ import (
 // until SetScopes changes them: those inboxbot's manifest asks for.
 var DefaultScopes = []string{
 	"chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
-	"reactions:read", "reactions:write", "users:read", "commands",
+	"reactions:read", "reactions:write", "files:read", "files:write", "users:read", "commands",
 }
 
 // authState is the fake's view of the tokens (guarded by Server.mu).

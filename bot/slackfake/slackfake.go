@@ -76,7 +76,9 @@
 // outcome, HTTPInFlight how many are still under way.
 //
 // Messages (messages.go): deleting a thread parent that has replies leaves a
-// tombstone, as in Slack. Users (users.go): SetUserTimeZone for users.info,
+// tombstone, as in Slack. Blocks are validated against Block Kit's limits,
+// rich_text included (validate.go); Pings (mentions.go) says whom a
+// recorded message notifies, as Slack reads its markup and blocks. Users (users.go): SetUserTimeZone for users.info,
 // SetUserGroups for usergroups.list and usergroups.users.list.
 package slackfake
 

@@ -155,6 +155,8 @@ func (v *blockValidator) block(ptr string, b map[string]any, ids map[string]bool
 		}
 	case "input":
 		v.input(ptr, b)
+	case "rich_text":
+		v.richText(ptr, b)
 	case "markdown":
 		t, _ := str(b, "text")
 		if t == "" {
@@ -247,5 +249,90 @@ func (v *blockValidator) plainTextInput(ptr string, e map[string]any) {
 	}
 	if iv, ok := str(e, "initial_value"); ok && hasMax && utf8.RuneCountInString(iv) > int(maxLen) {
 		v.errf(ptr+"/initial_value", "must be less than %d characters", int(maxLen)+1)
+	}
+}
+
+// richTextSectionElements are the element types a rich_text_section (or
+// quote, or preformatted) may hold.
+var richTextSectionElements = map[string]bool{
+	"text": true, "link": true, "emoji": true, "user": true, "usergroup": true, "channel": true,
+	"broadcast": true, "date": true, "color": true, "team": true,
+}
+
+// richText checks a rich_text block: its elements are sections, lists,
+// quotes and preformatted blocks; lists hold sections; text elements need
+// text and links a URL.
+func (v *blockValidator) richText(ptr string, b map[string]any) {
+	els, ok := b["elements"].([]any)
+	if !ok || len(els) == 0 {
+		v.errf(ptr+"/elements", "must provide at least 1 item")
+		return
+	}
+	for i, e := range els {
+		ep := fmt.Sprintf("%s/elements/%d", ptr, i)
+		m, ok := e.(map[string]any)
+		if !ok {
+			v.errf(ep, "must be an object")
+			continue
+		}
+		switch t, _ := str(m, "type"); t {
+		case "rich_text_section", "rich_text_quote", "rich_text_preformatted":
+			v.richSection(ep, m)
+		case "rich_text_list":
+			if st, _ := str(m, "style"); st != "bullet" && st != "ordered" {
+				v.errf(ep+"/style", "must be one of 'bullet', 'ordered'")
+			}
+			if in, ok := m["indent"].(float64); ok && (in < 0 || in > 8) {
+				v.errf(ep+"/indent", "must be between 0 and 8")
+			}
+			items, _ := m["elements"].([]any)
+			if len(items) == 0 {
+				v.errf(ep+"/elements", "must provide at least 1 item")
+			}
+			for j, it := range items {
+				ip := fmt.Sprintf("%s/elements/%d", ep, j)
+				im, ok := it.(map[string]any)
+				if t, _ := str(im, "type"); !ok || t != "rich_text_section" {
+					v.errf(ip+"/type", "must be 'rich_text_section'")
+					continue
+				}
+				v.richSection(ip, im)
+			}
+		default:
+			v.errf(ep+"/type", "must be one of 'rich_text_section', 'rich_text_list', 'rich_text_quote', 'rich_text_preformatted'")
+		}
+	}
+}
+
+func (v *blockValidator) richSection(ptr string, m map[string]any) {
+	els, ok := m["elements"].([]any)
+	if !ok {
+		v.errf(ptr, "missing required field: elements")
+		return
+	}
+	for i, e := range els {
+		ep := fmt.Sprintf("%s/elements/%d", ptr, i)
+		em, ok := e.(map[string]any)
+		if !ok {
+			v.errf(ep, "must be an object")
+			continue
+		}
+		t, _ := str(em, "type")
+		if !richTextSectionElements[t] {
+			v.errf(ep+"/type", "must be a valid rich text element type")
+			continue
+		}
+		switch t {
+		case "text":
+			if s, ok := str(em, "text"); !ok || s == "" {
+				v.errf(ep+"/text", "must be more than 0 characters")
+			}
+		case "link":
+			if u, ok := str(em, "url"); !ok || u == "" {
+				v.errf(ep+"/url", "must be more than 0 characters")
+			} else {
+				v.maxLen(ep+"/url", u, 3000)
+			}
+		}
 	}
 }

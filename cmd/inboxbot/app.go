@@ -19,6 +19,7 @@ import (
 	"github.com/inboxbot/inboxbot/bot"
 	"github.com/inboxbot/inboxbot/mailbridge"
 	"github.com/inboxbot/inboxbot/store"
+	"github.com/inboxbot/inboxbot/store/spool"
 )
 
 // Main is the whole program, wired: the store, the Slack bot, the IMAP
@@ -37,8 +38,10 @@ type Main struct {
 	PreflightRetry time.Duration    // first wait before a start-up check that may pass is run again (default 1 s, doubling to 1 min)
 	QueueStuck     time.Duration    // a due job older than this makes /readyz fail (default 10 minutes)
 	Now            func() time.Time // the clock of the store and the bot (default time.Now)
+	SpoolLimit     int64            // bytes the spool may hold (0: the disk's room): a test's full disk
 
 	st       *store.Store
+	spool    *spool.Spool
 	bot      *bot.Bot
 	mail     []*mailSide // one per inbox, in configuration order
 	registry *prometheus.Registry
@@ -132,7 +135,7 @@ func (m *Main) botInboxes() []bot.Inbox {
 	for _, in := range m.Config.Inboxes {
 		cal, _ := in.Calendar() // checked with the configuration
 		out = append(out, bot.Inbox{ID: in.ID(), Address: in.Address, Name: in.Name, Channel: in.Channel,
-			SendDelay: in.SendDelay, Signature: in.Signature,
+			SendDelay: in.SendDelay, Signature: in.Signature, AttachMax: in.AttachMax,
 			Calendar: cal, FirstResponse: in.FirstResponse, NextResponse: in.NextResponse, OnDutyGroup: in.OnDutyGroup,
 			AutoCloseAfter: in.AutoCloseAfter, Digest: in.Digest, ReactionTags: in.ReactionTags})
 	}
@@ -169,6 +172,7 @@ func (m *Main) imapConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridg
 	cfg.Addr, cfg.Username, cfg.Password = in.IMAP.Addr, in.IMAP.Username, in.IMAP.Password
 	cfg.TLS, cfg.Mailbox, cfg.TLSConfig, cfg.Metrics = in.IMAP.TLS, in.Mailbox, m.TLSConfig, metrics
 	cfg.OAuth = in.IMAP.OAuth.mailbridge()
+	cfg.Spool, cfg.AttachMax = m.spool, in.AttachMax
 	return cfg
 }
 
@@ -176,7 +180,7 @@ func (m *Main) smtpConfig(in InboxConfig, metrics *mailbridge.Metrics) mailbridg
 	return mailbridge.SMTPConfig{
 		Inbox: in.ID(), Addr: in.SMTP.Addr, Username: in.SMTP.Username, Password: in.SMTP.Password, TLS: in.SMTP.TLS,
 		OAuth: in.SMTP.OAuth.mailbridge(), TLSConfig: m.TLSConfig, FromAddr: in.Address, FromName: in.Name, RetryBase: m.SMTPRetry,
-		StillTryingAfter: m.StillTrying, Metrics: metrics,
+		StillTryingAfter: m.StillTrying, Metrics: metrics, Spool: m.spool,
 	}
 }
 
@@ -229,6 +233,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.st = st
+	if err := m.openSpool(); err != nil {
+		st.Close()
+		m.st = nil
+		return err
+	}
 	ctx, m.cancel = context.WithCancel(ctx)
 
 	m.registry = prometheus.NewRegistry()
@@ -240,7 +249,7 @@ func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	api := m.slackAPI(botMetrics)
 	botCfg := m.SlackTune
-	botCfg.Inboxes, botCfg.Metrics, botCfg.Now = m.botInboxes(), botMetrics, m.Now
+	botCfg.Inboxes, botCfg.Metrics, botCfg.Now, botCfg.Spool = m.botInboxes(), botMetrics, m.Now, m.spool
 	botCfg.AI.URL, botCfg.AI.Model, botCfg.AI.Key = c.AIURL, c.AIModel, c.AIKey
 	m.bot = bot.New(botCfg, api, st, m.Log)
 	transport := m.transport(api)
@@ -299,6 +308,29 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	}
 	m.Log.Info("inboxbot started; checking Slack, IMAP and SMTP", "config", c)
+	return nil
+}
+
+// openSpool opens the spool beside the database, where files wait between
+// mail and Slack, and removes what no queued job needs any more (left by a
+// crash, or by jobs finished before their files were removed).
+func (m *Main) openSpool() error {
+	dir := spool.Dir(m.Config.DBPath)
+	sp, err := spool.Open(dir, spool.Options{MaxBytes: m.SpoolLimit})
+	if err != nil {
+		return fmt.Errorf("spool directory %s (beside DB_PATH): %w", dir, err)
+	}
+	refs, err := m.st.SpoolRefs()
+	if err != nil {
+		return err
+	}
+	n, err := sp.Sweep(refs)
+	if err != nil {
+		m.Log.Warn("spool: removing left-over files", "dir", dir, "err", err)
+	} else if n > 0 {
+		m.Log.Info("spool: removed left-over files", "dir", dir, "files", n)
+	}
+	m.spool = sp
 	return nil
 }
 
