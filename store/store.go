@@ -35,6 +35,8 @@
 //	events
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
+//	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
+//	  <hash of the configured token> -> the latest refresh token
 //	  <address>         -> JSON floodCount
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
@@ -70,6 +72,7 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+	bOAuth     = []byte("oauth")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
