@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,6 +109,37 @@ func (b *Bot) forward(ctx context.Context, cmd slack.SlashCommand, c *store.Conv
 	case err != nil:
 		return "", err
 	}
-	b.log.Info("forward queued", "conv", c.Num, "seq", job.Seq, "by", cmd.UserID)
-	return fmt.Sprintf("Forwarding the latest mail of #%d to %s; its thread will say when it is sent.", c.Num, escape(to.String())), nil
+	b.log.Info("forward queued", "conv", c.Num, "seq", job.Seq, "by", cmd.UserID, "files", len(job.Files))
+	return fmt.Sprintf("Forwarding the latest mail of #%d to %s%s; its thread will say when it is sent.",
+		c.Num, escape(to.String()), b.forwardFilesText(c.Num, job)), nil
+}
+
+// forwardFilesText says which attachments of the forwarded mail go with it,
+// and which do not (those that are not in Slack).
+func (b *Bot) forwardFilesText(num uint64, job *store.MailJob) string {
+	c, err := b.st.Conv(num)
+	if err != nil || c.Latest == nil {
+		return ""
+	}
+	var left []string
+	for _, a := range c.Latest.Attachments {
+		if a.Shown && a.Inline {
+			continue
+		}
+		if c.LatestFiles[a.Ref] == "" || a.Ref == "" {
+			left = append(left, cut(cmp.Or(a.Name, "unnamed"), 100))
+		}
+	}
+	s := ""
+	switch n := len(job.Files); n {
+	case 0:
+	case 1:
+		s = ", with its attachment"
+	default:
+		s = fmt.Sprintf(", with its %d attachments", n)
+	}
+	if len(left) > 0 {
+		s += escape(fmt.Sprintf(" (not with it, as they are not in Slack: %s)", strings.Join(left, ", ")))
+	}
+	return s
 }
