@@ -379,3 +379,63 @@ func TestUploadInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// kill -9 in the middle of uploads: between the upload and its completion,
+// and while the completion is under way. After each restart the file is
+// in the thread once: neither lost nor shown twice.
+func TestProcessKill9MidUpload(t *testing.T) {
+	h := newHarness(t)
+	p := startProc(t, h.env())
+	p.waitReady(t)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MB
+
+	// Uploaded, not completed.
+	h.slack.BlockMethod("files.completeUploadExternal", 1)
+	h.deliver(fileMail("Kill", "kill1@example.com", "<p>first</p>", part{name: "one.bin", ctype: "application/octet-stream", data: big}))
+	root := h.waitRoots(1)[0]
+	h.poll("the upload, not completed", func() bool {
+		fs := h.slack.Files()
+		return len(fs) == 1 && fs[0].Uploaded && !fs[0].Completed
+	})
+	p.cmd.Process.Kill()
+	p.wait(t)
+	h.slack.UnblockMethod("files.completeUploadExternal")
+	p = startProc(t, h.env())
+	h.waitFiles(root.TS, 1)
+
+	// Killed while Slack completes it.
+	before := h.slack.Calls("files.completeUploadExternal")
+	h.slack.DelayNext("files.completeUploadExternal", 2*time.Second)
+	h.deliver(inReplyTo(fileMail("Re: Kill", "kill2@example.com", "<p>second</p>",
+		part{name: "two.bin", ctype: "application/octet-stream", data: big}), "kill1@example.com"))
+	h.poll("the completion under way", func() bool { return h.slack.Calls("files.completeUploadExternal") > before })
+	p.cmd.Process.Kill()
+	p.wait(t)
+	startProc(t, h.env())
+	h.waitFiles(root.TS, 2)
+
+	// The same conversation's next mail comes after both jobs are done.
+	h.deliver(inReplyTo(fileMail("Re: Kill", "kill3@example.com", "<p>third</p>",
+		part{name: "three.txt", ctype: "text/plain", data: []byte("3")}), "kill1@example.com"))
+	files := h.waitFiles(root.TS, 3)
+	if got, want := fileNames(files), []string{"one.bin", "two.bin", "three.txt"}; !slices.Equal(got, want) {
+		t.Errorf("files in the thread %q, want %q", got, want)
+	}
+	completed := 0
+	for _, f := range h.slack.Files() {
+		if f.Completed {
+			completed++
+			if len(f.Shares) != 1 {
+				t.Errorf("%s shared %d times", f.Name, len(f.Shares))
+			}
+		}
+	}
+	if completed != 3 {
+		t.Errorf("%d files completed in Slack, want 3", completed)
+	}
+	for _, f := range files[:2] {
+		if !bytes.Equal(f.Bytes, big) {
+			t.Errorf("%s: %d bytes, want %d", f.Name, len(f.Bytes), len(big))
+		}
+	}
+}
