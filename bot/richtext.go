@@ -216,13 +216,23 @@ func inline(s string) []slack.RichTextSectionElement {
 // trimURL drops what follows a URL in prose: final punctuation, and a
 // closing bracket that has no opening one in the URL.
 func trimURL(u string) string {
+	// Brackets still open in u, by kind (counted once: a URL may be long).
+	open := map[rune]int{}
+	pair := map[rune]rune{')': '(', ']': '[', '}': '{'}
+	for _, r := range u {
+		switch r {
+		case '(', '[', '{':
+			open[r]++
+		case ')', ']', '}':
+			open[pair[r]]--
+		}
+	}
 	for u != "" {
 		r, size := utf8.DecodeLastRuneInString(u)
 		switch {
 		case strings.ContainsRune(".,;:!?'*_~", r):
-		case r == ')' && strings.Count(u, "(") < strings.Count(u, ")"):
-		case r == ']' && strings.Count(u, "[") < strings.Count(u, "]"):
-		case r == '}' && strings.Count(u, "{") < strings.Count(u, "}"):
+		case pair[r] != 0 && open[pair[r]] < 0:
+			open[pair[r]]++
 		default:
 			return u
 		}
