@@ -439,3 +439,25 @@ func TestProcessKill9MidUpload(t *testing.T) {
 		}
 	}
 }
+
+// A file Slack will not give (gone, or not readable with the bot token)
+// fails the reply, marked :x: with a line: never sent without it.
+func TestReplyFileGoneFails(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	root := h.conversation("Gone")
+	h.slack.HTTPErrorNext(slackfake.FileDownloadMethod, 404)
+	ts, env, _ := h.slack.UserShareFiles(inboxChannel, alice, root.TS, "Attached.",
+		slackfake.UserFile{Name: "gone.pdf", Bytes: []byte("%PDF")})
+	h.ack(env)
+	line := h.waitThreadLine(root.TS, "was NOT sent")
+	if !strings.Contains(line.Text, "gone.pdf could not be taken from Slack") {
+		t.Errorf("thread line: %q", line.Text)
+	}
+	h.waitMark(ts, "x", "")
+	h.outboxEmpty()
+	if n := h.smtp.Transactions(); n != 0 {
+		t.Errorf("%d SMTP transactions", n)
+	}
+	h.spoolEmpty()
+}
