@@ -31,7 +31,7 @@ func TestUploadName(t *testing.T) {
 func TestFilePosts(t *testing.T) {
 	c := &store.Conversation{Num: 4, RootTS: "1.1"}
 	m := &store.InboundMail{Subject: "Files", From: store.Address{Addr: "c@x"}, Text: "Hi", Attachments: []store.Attachment{
-		{Name: "body.txt", Type: "text/plain", Size: 5, Inline: true, Shown: true, Ref: "r0"},     // the body: not a file
+		{Name: "body.txt", Type: "text/plain", Size: 5, Inline: true, Shown: true, Ref: "r0"}, // the body: not a file
 		{Name: "logo.png", Type: "image/png", Size: 10, ContentID: "Logo@x", Referenced: true, Ref: "r1"},
 		{Name: "logo.png", Type: "image/png", Size: 10, ContentID: "logo@X", Referenced: true, Ref: "r2"}, // the same image again
 		{Name: "big.zip", Type: "application/zip", Size: 2 << 20, Ref: ""},

@@ -324,7 +324,10 @@ func TestUploadInterrupted(t *testing.T) {
 		interrupted func(h *harness) bool
 	}{
 		{"uploaded, not completed", func(h *harness) { h.slack.BlockMethod("files.completeUploadExternal", 1) },
-			func(h *harness) bool { fs := h.slack.Files(); return len(fs) == 1 && fs[0].Uploaded && !fs[0].Completed }},
+			func(h *harness) bool {
+				fs := h.slack.Files()
+				return len(fs) == 1 && fs[0].Uploaded && !fs[0].Completed
+			}},
 		{"completed, answer lost", func(h *harness) {
 			h.slack.DropAfterNext("files.completeUploadExternal")
 			h.slack.BlockMethod("files.info", 1) // no lookup before the restart
