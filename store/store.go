@@ -18,6 +18,10 @@
 //	  <inbox>\0<status>\0<assignee>\0<num u64> -> ""
 //	idx_closed
 //	  <inbox>\0<closed unix u64><num u64>      -> ""
+//	idx_tags                       one key per tag of a conversation
+//	  <inbox>\0<tag>\0<num u64>                -> ""
+//	idx_customer                   the customer's conversations, see history.go
+//	  <lower(customer address)>\0<inbox>\0<num u64> -> ""
 //	threads
 //	  <channel>\0<root ts> -> u64   conversation of a Slack thread
 //	msgids
@@ -36,6 +40,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	blocked                        senders whose mail opens no conversation, see blocked.go
+//	  <address or domain, lower case> -> JSON Block
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -55,21 +61,24 @@ import (
 )
 
 var (
-	bMeta      = []byte("meta")
-	bMailboxes = []byte("mailboxes")
-	bConvs     = []byte("convs")
-	bConvText  = []byte("convtext")
-	bIdxStatus = []byte("idx_status")
-	bIdxClosed = []byte("idx_closed")
-	bThreads   = []byte("threads")
-	bMsgIDs    = []byte("msgids")
-	bToSlack   = []byte("toslack")
-	bRoots     = []byte("roots")
-	bCards     = []byte("cards")
-	bParked    = []byte("parked")
-	bToMail    = []byte("tomail")
-	bEvents    = []byte("events")
-	bAutoFlood = []byte("autoflood")
+	bMeta        = []byte("meta")
+	bMailboxes   = []byte("mailboxes")
+	bConvs       = []byte("convs")
+	bConvText    = []byte("convtext")
+	bIdxStatus   = []byte("idx_status")
+	bIdxClosed   = []byte("idx_closed")
+	bThreads     = []byte("threads")
+	bMsgIDs      = []byte("msgids")
+	bToSlack     = []byte("toslack")
+	bRoots       = []byte("roots")
+	bCards       = []byte("cards")
+	bParked      = []byte("parked")
+	bToMail      = []byte("tomail")
+	bEvents      = []byte("events")
+	bAutoFlood   = []byte("autoflood")
+	bIdxTags     = []byte("idx_tags")
+	bIdxCustomer = []byte("idx_customer")
+	bBlocked     = []byte("blocked")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
