@@ -96,7 +96,7 @@ func all(b *bolt.Bucket) []kv {
 // by channel or inbox.
 func migrate2(s *Store, tx *bolt.Tx) error {
 	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood,
-		bIdxTags, bIdxCustomer, bBlocked); err != nil {
+		bOAuth, bIdxTags, bIdxCustomer, bBlocked); err != nil {
 		return err
 	}
 	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))

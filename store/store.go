@@ -40,6 +40,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
+//	  <hash of the configured token> -> the latest refresh token
 //	blocked                        senders whose mail opens no conversation, see blocked.go
 //	  <address or domain, lower case> -> JSON Block
 //
@@ -79,6 +81,7 @@ var (
 	bIdxTags     = []byte("idx_tags")
 	bIdxCustomer = []byte("idx_customer")
 	bBlocked     = []byte("blocked")
+	bOAuth       = []byte("oauth")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
