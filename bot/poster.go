@@ -212,7 +212,11 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	case store.JobPointer:
 		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
-		return mailPosts(conv, j)
+		posts := mailPosts(conv, j)
+		if len(posts) > 0 && posts[0].root {
+			posts[0].blocks = b.card(conv) // with links to other threads
+		}
+		return posts
 	case store.JobActivity:
 		if j.Change != nil {
 			return []post{{text: activityText(conv, j.Change)}}
@@ -230,7 +234,7 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return []post{{text: replyLine(j)}}
 	case store.JobCompose:
 		return []post{
-			{root: true, text: rootFallback(conv), blocks: rootBlocks(conv, true)},
+			{root: true, text: rootFallback(conv), blocks: b.card(conv)},
 			{text: fmt.Sprintf(":writing_hand: <@%s> started this conversation with %s. The first reply in this thread is the first email "+
 				"(`note:` and `//` stay internal, as everywhere); the answer lands here.", j.By, escape(conv.Customer.String()))},
 		}

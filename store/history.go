@@ -13,14 +13,20 @@ import (
 // idx_customer. The key carries the inbox, so that what one may see (the
 // inboxes whose channels one is in) is chosen from the keys alone.
 
-// maxEarlier is how many earlier conversations a card names.
-const maxEarlier = 5
+// maxEarlier is how many earlier conversations a card names;
+// maxEarlierCount how many it counts (a robot's thousands need no exact
+// figure, and counting them must not slow every new conversation down).
+const (
+	maxEarlier      = 5
+	maxEarlierCount = 100
+)
 
 // Earlier is what a customer's earlier conversations in an inbox were
 // when a new one opened. The card is rendered from the conversation alone,
 // so this is a snapshot; /inbox history reads them as they are now.
 type Earlier struct {
 	Count  int           `json:"count"`            // earlier conversations in the inbox
+	More   bool          `json:"more,omitempty"`   // and more than Count: counting stopped at maxEarlierCount
 	Recent []EarlierConv `json:"recent,omitempty"` // the newest maxEarlier of them, newest first
 }
 
@@ -60,6 +66,10 @@ func earlier(tx *bolt.Tx, inbox, addr string, before uint64) (*Earlier, error) {
 	}
 	e := &Earlier{}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if e.Count == maxEarlierCount {
+			e.More = true
+			break
+		}
 		e.Count++
 		if len(e.Recent) == maxEarlier {
 			continue

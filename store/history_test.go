@@ -72,3 +72,23 @@ func TestEarlierSnapshotAndHistory(t *testing.T) {
 	}
 	checkIndexes(t, s)
 }
+
+func TestEarlierCountCapped(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	var mails []Inbound
+	for uid := uint32(1); uid <= maxEarlierCount+2; uid++ {
+		mails = append(mails, Inbound{UID: uid, Mail: mail(fmt.Sprintf("cap%d@x", uid), "Robot")})
+	}
+	r, err := s.RecordInbound(testInbox, "INBOX", 7, mails)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Conv(r[len(r)-1].Conv)
+	if e := c.Earlier; e == nil || e.Count != maxEarlierCount || !e.More || e.Recent[0].Num != c.Num-1 {
+		t.Errorf("snapshot after %d conversations: %+v", len(r)-1, e)
+	}
+	if c, _ := s.Conv(r[maxEarlierCount].Conv); c.Earlier.Count != maxEarlierCount || c.Earlier.More {
+		t.Errorf("snapshot after exactly %d: %+v", maxEarlierCount, c.Earlier)
+	}
+}
