@@ -162,14 +162,8 @@ func (s *Store) setBlock(key, by string, conv uint64, eventID string, block bool
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		if eventID != "" {
-			dup, err := seen(tx, now, "ev:"+eventID)
-			if err != nil {
-				return err
-			}
-			if dup {
-				return ErrDuplicate
-			}
+		if err := once(tx, now, eventID); err != nil {
+			return err
 		}
 		b := tx.Bucket(bBlocked)
 		has := b.Get([]byte(k)) != nil
@@ -189,9 +183,7 @@ func (s *Store) setBlock(key, by string, conv uint64, eventID string, block bool
 			return err
 		}
 		_, err = updateConv(tx, conv, func(c *Conversation) error {
-			ch := Change{At: now, By: by, Action: action, Target: k}
-			c.History = append(c.History, ch)
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: action, Target: k})
 		})
 		return err
 	})

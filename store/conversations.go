@@ -197,17 +197,23 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 				}
 			}
 		}
-		nums := top.nums
-		for _, n := range nums {
-			var conv Conversation
-			if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
-				return fmt.Errorf("conversation %d: %w", n, err)
-			}
-			rows = append(rows, conv)
-		}
-		return nil
+		rows, err = summaries(tx, top.nums)
+		return err
 	})
 	return rows, total, err
+}
+
+// summaries decodes the summaries of conversations nums, in that order.
+func summaries(tx *bolt.Tx, nums []uint64) ([]Conversation, error) {
+	var rows []Conversation
+	for _, n := range nums {
+		var conv Conversation
+		if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
+			return nil, fmt.Errorf("conversation %d: %w", n, err)
+		}
+		rows = append(rows, conv)
+	}
+	return rows, nil
 }
 
 // topK keeps the k smallest numbers added (the k largest when newest), in

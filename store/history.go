@@ -107,14 +107,8 @@ func (s *Store) History(addr string, inboxes []string, limit int) (rows []Conver
 				total++
 			}
 		}
-		for _, n := range top.nums {
-			var conv Conversation
-			if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
-				return fmt.Errorf("conversation %d: %w", n, err)
-			}
-			rows = append(rows, conv)
-		}
-		return nil
+		rows, err = summaries(tx, top.nums)
+		return err
 	})
 	return rows, total, err
 }

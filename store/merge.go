@@ -118,10 +118,7 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 			if mc.Status == StatusOpen && c.Status != StatusOpen {
 				c.Status, c.ClosedAt = StatusOpen, time.Time{}
 			}
-			ch := Change{At: now, By: by, Action: ActMergedIn, Target: strconv.FormatUint(m, 10)}
-			c.History = append(c.History, ch)
-			c.Updated = now
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: ActMergedIn, Target: strconv.FormatUint(m, 10)})
 		})
 		if err != nil {
 			return err
@@ -131,10 +128,7 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 			if c.Status != StatusClosed {
 				c.Status, c.ClosedAt = StatusClosed, now
 			}
-			ch := Change{At: now, By: by, Action: ActMerged, Target: strconv.FormatUint(n, 10)}
-			c.History = append(c.History, ch)
-			c.Updated = now
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: ActMerged, Target: strconv.FormatUint(n, 10)})
 		})
 		return err
 	})

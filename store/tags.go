@@ -78,14 +78,8 @@ func (s *Store) Tag(num uint64, action string, tags []string, by, eventID string
 	var changed []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		if eventID != "" {
-			dup, err := seen(tx, now, "ev:"+eventID)
-			if err != nil {
-				return err
-			}
-			if dup {
-				return ErrDuplicate
-			}
+		if err := once(tx, now, eventID); err != nil {
+			return err
 		}
 		c, err := updateConv(tx, num, func(c *Conversation) error {
 			if err := notMerged(c); err != nil {
@@ -115,10 +109,7 @@ func (s *Store) Tag(num uint64, action string, tags []string, by, eventID string
 			}
 			slices.Sort(next)
 			c.Tags = next
-			ch := Change{At: now, By: by, Action: action, Target: strings.Join(changed, ", ")}
-			c.History = append(c.History, ch)
-			c.Updated = now
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: action, Target: strings.Join(changed, ", ")})
 		})
 		out = c
 		return err

