@@ -33,8 +33,18 @@ func (b *Bot) tagCommand(ctx context.Context, cmd slack.SlashCommand, args []str
 	if word == "untag" {
 		action = store.ActUntag
 	}
-	answer, _, err = b.tag(ctx, c.Num, action, args[2:], cmd.UserID, "")
+	answer, _, err = b.tag(ctx, c.Num, action, tagArgs(args[2:]), cmd.UserID, "")
 	return answer, err
+}
+
+// tagArgs reads tags as typed: "#vip" comes as a link when a channel is
+// named vip.
+func tagArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = slackToPlain(a, func(string) string { return "" })
+	}
+	return out
 }
 
 // tag changes a conversation's tags and returns the answer for the person
@@ -71,7 +81,7 @@ func (b *Bot) tagReaction(channel, reaction string) string {
 func listArgs(args []string) (filter, tag, bad string) {
 	filter = "open"
 	named := false
-	for _, a := range args {
+	for _, a := range tagArgs(args) {
 		if t, ok := strings.CutPrefix(strings.ToLower(a), "tag:"); ok && tag == "" {
 			n, err := store.NormTag(t)
 			if err != nil {

@@ -29,6 +29,7 @@ func TestListArgs(t *testing.T) {
 		{[]string{"closed"}, "closed", "", ""},
 		{[]string{"tag:Billing"}, "open", "billing", ""},
 		{[]string{"TAG:bug", "Mine"}, "mine", "bug", ""},
+		{[]string{"tag:<#C123|vip>"}, "open", "vip", ""},
 		{[]string{"mine", "waiting"}, "", "", "Unknown list"},
 		{[]string{"tag:no*good"}, "", "", "not a tag"},
 		{[]string{"later"}, "", "", "Unknown list"},

@@ -65,7 +65,7 @@ func testTags(t *testing.T, h *harness) {
 		t.Fatalf("refused commands tagged #1: %v", c.Tags)
 	}
 
-	if got := h.slash(alice, "tag 1 Billing #vip"); !strings.Contains(got, "tagged #1: billing, vip") {
+	if got := h.slash(alice, "tag 1 Billing <#C0VIP|vip>"); !strings.Contains(got, "tagged #1: billing, vip") {
 		t.Errorf("tag: %q", got)
 	}
 	h.waitCard(r1.TS, "🏷 billing · vip")
