@@ -36,6 +36,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	eventlog                       append only: what happened when, by whom (stats), see eventlog.go
+//	  <unix nano u64><seq u64> -> binary Event (kind, flags, conversation, times, inbox, by, target)
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -70,6 +72,7 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+	bEventLog  = []byte("eventlog")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")

@@ -56,6 +56,15 @@ type Conversation struct {
 	// Customer is then whom it was written to.
 	Outbound bool `json:"outbound,omitempty"`
 
+	// Awaiting is when the customer's oldest unanswered mail came (zero:
+	// nobody waits for an answer): a sent reply or a close ends the wait.
+	Awaiting time.Time `json:"awaiting,omitzero"`
+	// FirstReply is when its first reply was sent (zero: none yet).
+	FirstReply time.Time `json:"first_reply,omitzero"`
+	// Reopened is when it was last reopened after a close (zero: never):
+	// its resolution time counts from then.
+	Reopened time.Time `json:"reopened,omitzero"`
+
 	ConvText `json:"-"`
 }
 
