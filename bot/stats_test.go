@@ -15,10 +15,10 @@ import (
 // history is a store filled through its real operations, each at a time
 // the test sets.
 type history struct {
-	t   testing.TB
-	st  *store.Store
-	now time.Time
-	loc *time.Location
+	t     testing.TB
+	st    *store.Store
+	now   time.Time
+	loc   *time.Location
 	uid   uint32
 	seq   int
 	first map[uint64]string // conversation → its first mail's Message-ID
@@ -197,7 +197,9 @@ func TestStatsKnownAnswers(t *testing.T) {
 		t.Errorf("hours %v, want %v", r.hours, want)
 	}
 
-	text := r.render(func(id string) string { return map[string]string{"UALICE": "Alice `Agent`", "UBOB": "<!channel> Bob"}[id] })
+	text := r.render(func(id string) string {
+		return map[string]string{"UALICE": "Alice `Agent`", "UBOB": "<!channel> Bob"}[id]
+	})
 	for _, w := range []string{
 		"*Acme Support* · last 7 days (Mon 30 Nov 18:00 – Mon 7 Dec 18:00, Europe/Berlin)\n```\n",
 		"Received      6 conversations, 7 mails\n",
