@@ -268,3 +268,43 @@ func TestPruneEventLog(t *testing.T) {
 		t.Errorf("second prune: %d %v", pruned, err)
 	}
 }
+
+// A week's digest is queued once: its mark and its job are one
+// transaction, and an older or equal slot is refused.
+func TestQueueDigestOnce(t *testing.T) {
+	s, path := openTest(t)
+	mon := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	if last, err := s.LastDigest(testInbox); err != nil || !last.IsZero() {
+		t.Fatalf("no digest yet: %v %v", last, err)
+	}
+	if q, err := s.QueueDigest(testInbox, mon.Add(-7*24*time.Hour), ""); err != nil || q {
+		t.Fatalf("a mark only: %v %v", q, err)
+	}
+	if q, err := s.QueueDigest(testInbox, mon, "digest of the week"); err != nil || !q {
+		t.Fatalf("queue: %v %v", q, err)
+	}
+	for _, slot := range []time.Time{mon, mon.Add(-7 * 24 * time.Hour)} {
+		if q, err := s.QueueDigest(testInbox, slot, "again"); err != nil || q {
+			t.Errorf("slot %v queued twice: %v %v", slot, q, err)
+		}
+	}
+	if q, _ := s.QueueDigest("billing@acme.test", mon, "billing's"); !q {
+		t.Error("another inbox's digest refused")
+	}
+	s.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if last, _ := s.LastDigest(testInbox); !last.Equal(mon) {
+		t.Errorf("mark after a restart %v", last)
+	}
+	if q, _ := s.QueueDigest(testInbox, mon, "after restart"); q {
+		t.Error("queued twice across a restart")
+	}
+	jobs, _ := s.SlackJobs()
+	if len(jobs) != 2 || jobs[0].Kind != JobDigest || jobs[0].Inbox != testInbox || jobs[0].Text != "digest of the week" || jobs[1].Inbox != "billing@acme.test" {
+		t.Errorf("jobs %+v", jobs)
+	}
+}

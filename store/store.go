@@ -8,6 +8,7 @@
 //	  "schema"          -> u64   schema version, see migrations.go
 //	  "next_conv"       -> u64   last conversation number handed out (unique per installation)
 //	  "alive:"<channel> -> u64   unix time up to which the channel's Slack events were being received
+//	  "digest:"<inbox>  -> u64   unix time of the latest weekly digest queued, see digest.go
 //	mailboxes
 //	  <inbox>\0<mailbox> -> JSON Watermark (UIDVALIDITY, last UID recorded)
 //	convs                          what lists and counts read: small

@@ -172,6 +172,9 @@ const (
 	// JobPointer says in another inbox's channel that a mail it received
 	// is a conversation of the inbox that received it first.
 	JobPointer = "pointer"
+	// JobDigest posts a weekly digest (Text) at the top of an inbox's
+	// channel (Inbox). Conv is 0.
+	JobDigest = "digest"
 )
 
 // Events of JobCancelled and JobReplyLine.
@@ -213,8 +216,10 @@ type SlackJob struct {
 	Change *Change `json:"change,omitempty"` // JobActivity
 	Notice *Notice `json:"notice,omitempty"` // JobNotice
 	// Inbox is the inbox whose channel the job posts in when that is not
-	// the conversation's (JobPointer).
+	// the conversation's (JobPointer, JobDigest).
 	Inbox string `json:"inbox,omitempty"`
+	// Text is a post the bot rendered when it queued the job (JobDigest).
+	Text string `json:"text,omitempty"`
 
 	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed/JobStillTrying: the agent's Slack message
 	To      string `json:"to,omitempty"`
