@@ -347,3 +347,26 @@ func BenchmarkStats(b *testing.B) {
 		r.render(func(id string) string { return id })
 	}
 }
+
+// One pass serves several inboxes, each with its own period: an event
+// counts for its inbox only.
+func TestStatsPerInbox(t *testing.T) {
+	h := newHistory(t, "a@x")
+	h.st.SetWatermark("b@x", "INBOX", store.Watermark{UIDValidity: 1})
+	a, b := Inbox{ID: "a@x", Address: "a@x"}, Inbox{ID: "b@x", Address: "b@x"}
+	h.at("Mon 2026-12-07 10:00")
+	h.mail(a.ID, 0, false)
+	h.at("Mon 2026-12-07 11:00")
+	h.mail(b.ID, 0, false)
+	h.at("Mon 2026-12-07 12:00")
+	h.mail(b.ID, 0, false)
+	h.at("Mon 2026-12-07 13:00")
+	ra := newReport(&a, h.now.Add(-24*time.Hour), h.now, "a")
+	rb := newReport(&b, h.now.Add(-90*time.Minute), h.now, "b") // from 11:30
+	if err := collect(h.st, []*report{ra, rb}, h.now); err != nil {
+		t.Fatal(err)
+	}
+	if ra.received != 1 || rb.received != 1 || rb.hours[11] != 1 {
+		t.Errorf("a received %d, b received %d (hours %v); want 1 and 1, at 11 UTC (12 in Berlin: no calendar, UTC)", ra.received, rb.received, rb.hours)
+	}
+}
