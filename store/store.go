@@ -37,6 +37,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
+//	  <hash of the configured token> -> the latest refresh token
 //	eventlog                       append only: what happened when, by whom (stats), see eventlog.go
 //	  <unix nano u64><seq u64> -> binary Event (kind, flags, conversation, times, inbox, by, target)
 //
@@ -73,6 +75,7 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+	bOAuth     = []byte("oauth")
 	bEventLog  = []byte("eventlog")
 
 	kSchema   = []byte("schema")
