@@ -164,7 +164,12 @@ func collect(st *store.Store, reports []*report, now time.Time) error {
 	from, to := reports[0].from, reports[0].to
 	for _, r := range reports {
 		byInbox[r.inbox.ID] = r
-		from, to = minTime(from, r.from), maxTime(to, r.to)
+		if r.from.Before(from) {
+			from = r.from
+		}
+		if r.to.After(to) {
+			to = r.to
+		}
 	}
 	err := st.Events(from, to, func(e *store.Event) error {
 		if r := byInbox[e.Inbox]; r != nil && !e.At.Before(r.from) && e.At.Before(r.to) {
@@ -382,18 +387,4 @@ func (b *Bot) statsText(ctx context.Context, reports []*report, now time.Time) (
 		parts = append(parts, r.render(func(id string) string { return b.userName(ctx, id) }))
 	}
 	return strings.Join(parts, "\n\n"), nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
