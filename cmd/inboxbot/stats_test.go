@@ -108,7 +108,10 @@ func (h *harness) waitDigests(n int) []slackfake.Message {
 }
 
 // The weekly digest is posted once a week at its time, in the inbox's
-// zone: late, once, after a restart past the time; never twice.
+// zone: late, once, after a restart past the time; never twice. Over
+// Socket Mode only: the fake signs HTTP deliveries with its clock, which
+// this test moves days away from the real one that signatures are
+// checked against.
 func TestWeeklyDigest(t *testing.T) {
 	h := newHarness(t)
 	berlin, _ := time.LoadLocation("Europe/Berlin")
