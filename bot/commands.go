@@ -33,6 +33,7 @@ func commands() []namedCommand {
 	out := []namedCommand{
 		{"status", command{"status", (*Bot).statusCommand}},
 		{"list", command{"list [open|mine|unassigned|waiting|hold|closed] [tag:NAME]", (*Bot).listCommand}},
+		{"stats", command{"stats [7d|30d|week|month]", (*Bot).statsCommand}},
 	}
 	for _, v := range verbs {
 		u := v.command + " N"

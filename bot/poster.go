@@ -155,8 +155,11 @@ func refused(err error) bool {
 // runJob carries out the remaining parts of a job, recording each, then
 // what follows them (marks on the agent's message).
 func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
-	if j.Kind == store.JobNotice {
-		return b.runNotice(ctx, j) // not in a conversation
+	switch j.Kind { // not in a conversation
+	case store.JobNotice:
+		return b.runNotice(ctx, j)
+	case store.JobDigest:
+		return b.runDigest(ctx, j)
 	}
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil {
@@ -242,6 +245,8 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return []post{{text: stillTryingText(j)}}
 	case store.JobNotice:
 		return []post{{text: noticeText(j.Notice)}}
+	case store.JobDigest:
+		return []post{{top: true, text: j.Text}}
 	}
 	return nil
 }

@@ -56,6 +56,11 @@ func (s *Store) Compose(cm Compose) (*Conversation, error) {
 		if err := putConv(tx, nil, c, true); err != nil {
 			return err
 		}
+		ev := convEvent(c, now, EvOpened, cm.By, cm.To.Addr)
+		ev.Outbound = true
+		if err := logEvent(tx, ev); err != nil {
+			return err
+		}
 		out = *c
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCompose, Conv: num, NewConv: true, By: cm.By, Created: now},
 			func(j *SlackJob, seq uint64) { j.Seq = seq })

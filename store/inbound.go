@@ -234,6 +234,12 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			c.ClosedAt = time.Time{}
 			reopened = &Change{At: now, Action: ActReopen, Target: "customer"}
 			c.History = append(c.History, *reopened)
+			if old.Status == StatusClosed {
+				c.Reopened = now
+			}
+		}
+		if c.Awaiting.IsZero() {
+			c.Awaiting = now // a person waits for an answer; a robot does not
 		}
 	} else if isNew {
 		c.ReplyTo = m.From
@@ -250,7 +256,18 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 	if err := putConv(tx, old, c, true); err != nil {
 		return 0, false, "", err
 	}
+	ev := convEvent(c, now, EvReceived, "", m.From.Addr)
+	if isNew {
+		ev.Kind = EvOpened
+	}
+	ev.Auto = m.Auto
+	if err := logEvent(tx, ev); err != nil {
+		return 0, false, "", err
+	}
 	if reopened != nil {
+		if err := logEvent(tx, convEvent(c, now, EvReopened, "", string(old.Status))); err != nil {
+			return 0, false, "", err
+		}
 		if err := markCard(tx, conv); err != nil {
 			return 0, false, "", err
 		}

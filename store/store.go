@@ -8,6 +8,7 @@
 //	  "schema"          -> u64   schema version, see migrations.go
 //	  "next_conv"       -> u64   last conversation number handed out (unique per installation)
 //	  "alive:"<channel> -> u64   unix time up to which the channel's Slack events were being received
+//	  "digest:"<inbox>  -> u64   unix time of the latest weekly digest queued, see digest.go
 //	mailboxes
 //	  <inbox>\0<mailbox> -> JSON Watermark (UIDVALIDITY, last UID recorded)
 //	convs                          what lists and counts read: small
@@ -44,6 +45,8 @@
 //	  <hash of the configured token> -> the latest refresh token
 //	blocked                        senders whose mail opens no conversation, see blocked.go
 //	  <address or domain, lower case> -> JSON Block
+//	eventlog                       append only: what happened when, by whom (stats), see eventlog.go
+//	  <unix nano u64><seq u64> -> binary Event (kind, flags, conversation, times, inbox, by, target)
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -82,6 +85,7 @@ var (
 	bIdxCustomer = []byte("idx_customer")
 	bBlocked     = []byte("blocked")
 	bOAuth       = []byte("oauth")
+	bEventLog    = []byte("eventlog")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")

@@ -109,6 +109,13 @@ func (s *Store) Tag(num uint64, action string, tags []string, by, eventID string
 			}
 			slices.Sort(next)
 			c.Tags = next
+			if action == ActTag {
+				for _, t := range changed {
+					if err := logEvent(tx, convEvent(c, now, EvTagged, by, t)); err != nil {
+						return err
+					}
+				}
+			}
 			return recordChange(tx, c, Change{At: now, By: by, Action: action, Target: strings.Join(changed, ", ")})
 		})
 		out = c

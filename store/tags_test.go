@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -168,4 +169,25 @@ func TestTagsCapped(t *testing.T) {
 		t.Errorf("a refused change was kept: %v", c.Tags)
 	}
 	checkIndexes(t, s)
+}
+
+// A tag added is in the event log (stats by tag), once per tag.
+func TestTagLogged(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("tl@x", "Tag log"))
+	if _, _, err := s.Tag(1, ActTag, []string{"billing", "vip"}, "UA", ""); err != nil {
+		t.Fatal(err)
+	}
+	s.Tag(1, ActUntag, []string{"vip"}, "UA", "")
+	var tags []string
+	s.Events(time.Time{}, time.Now().Add(time.Hour), func(e *Event) error {
+		if e.Kind == EvTagged {
+			tags = append(tags, e.Target+":"+e.By)
+		}
+		return nil
+	})
+	if !reflect.DeepEqual(tags, []string{"billing:UA", "vip:UA"}) {
+		t.Errorf("tag events %v", tags)
+	}
 }

@@ -85,6 +85,9 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 				c.Assignee = r.AgentID
 				ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
 				c.History = append(c.History, ch)
+				if err := logEvent(tx, convEvent(c, now, EvAssigned, r.AgentID, r.AgentID)); err != nil {
+					return err
+				}
 				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
 					return err
 				}
@@ -208,6 +211,9 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 			if failure != "" || j.Forward {
 				return nil
 			}
+			if err := logReply(tx, c, j.AgentID, now); err != nil {
+				return err
+			}
 			if c.Status == StatusOpen {
 				c.Status = StatusWaiting
 			}
@@ -236,4 +242,17 @@ func recipientsText(j MailJob) string {
 		out += ", " + a.String()
 	}
 	return out
+}
+
+// logReply logs a reply of agent to conversation c sent at now: the
+// customer's wait, if any, is over.
+func logReply(tx *bolt.Tx, c *Conversation, agent string, now time.Time) error {
+	ev := convEvent(c, now, EvReplied, agent, "")
+	ev.Since = c.Awaiting
+	ev.First = c.FirstReply.IsZero() && !c.Outbound
+	c.Awaiting = time.Time{}
+	if c.FirstReply.IsZero() {
+		c.FirstReply = now
+	}
+	return logEvent(tx, ev)
 }

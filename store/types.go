@@ -63,6 +63,15 @@ type Conversation struct {
 	MergedInto uint64   `json:"merged_into,omitempty"`
 	MergedFrom []uint64 `json:"merged_from,omitempty"`
 
+	// Awaiting is when the customer's oldest unanswered mail came (zero:
+	// nobody waits for an answer): a sent reply or a close ends the wait.
+	Awaiting time.Time `json:"awaiting,omitzero"`
+	// FirstReply is when its first reply was sent (zero: none yet).
+	FirstReply time.Time `json:"first_reply,omitzero"`
+	// Reopened is when it was last reopened after a close (zero: never):
+	// its resolution time counts from then.
+	Reopened time.Time `json:"reopened,omitzero"`
+
 	ConvText `json:"-"`
 }
 
@@ -177,6 +186,9 @@ const (
 	// JobPointer says in another inbox's channel that a mail it received
 	// is a conversation of the inbox that received it first.
 	JobPointer = "pointer"
+	// JobDigest posts a weekly digest (Text) at the top of an inbox's
+	// channel (Inbox). Conv is 0.
+	JobDigest = "digest"
 )
 
 // Events of JobCancelled and JobReplyLine.
@@ -218,8 +230,10 @@ type SlackJob struct {
 	Change *Change `json:"change,omitempty"` // JobActivity
 	Notice *Notice `json:"notice,omitempty"` // JobNotice
 	// Inbox is the inbox whose channel the job posts in when that is not
-	// the conversation's (JobPointer).
+	// the conversation's (JobPointer, JobDigest).
 	Inbox string `json:"inbox,omitempty"`
+	// Text is a post the bot rendered when it queued the job (JobDigest).
+	Text string `json:"text,omitempty"`
 
 	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed/JobStillTrying: the agent's Slack message
 	To      string `json:"to,omitempty"`

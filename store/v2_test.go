@@ -333,3 +333,38 @@ func TestParkBehindParkedEvents(t *testing.T) {
 		t.Errorf("with nothing parked: %+v %v", c, parked)
 	}
 }
+
+// Migration 2 logs what schema-1 records tell of the past (openings and
+// the workflow history), so that stats cover the time before the log.
+func TestMigration2BackfillsEventLog(t *testing.T) {
+	s, err := openSchema1(t, Options{Legacy: Legacy{Inbox: testInbox, Channel: "CIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range allEvents(t, s) {
+		got = append(got, fmt.Sprintf("%s #%d %s by=%s target=%s since=%v", e.At.UTC().Format("15:04"), e.Conv, e.Kind, e.By, e.Target,
+			!e.Since.IsZero()))
+		if e.Inbox != testInbox {
+			t.Errorf("backfilled event without its inbox: %+v", e)
+		}
+	}
+	want := []string{
+		"10:01 #1 opened by= target=carl@example.com since=false",
+		"10:02 #2 opened by= target=carl@example.com since=false",
+		"10:03 #3 opened by= target=carl@example.com since=false",
+		"10:04 #4 opened by= target=carl@example.com since=false",
+		"10:05 #1 assigned by=UALICE target=UBOB since=false",
+		"10:06 #3 closed by=UALICE target=open since=true",
+		"10:07 #2 assigned by=UALICE target=UALICE since=false",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("backfilled events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Open conversations nobody replied to are awaiting an answer.
+	for num, awaiting := range map[uint64]bool{1: true, 2: true, 3: false} {
+		if c, _ := s.Conv(num); c.Awaiting.IsZero() == awaiting || (awaiting && !c.Awaiting.Equal(c.Created)) {
+			t.Errorf("#%d awaiting %v", num, c.Awaiting)
+		}
+	}
+}

@@ -47,12 +47,16 @@ func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversati
 			if err := notMerged(c); err != nil {
 				return err
 			}
+			was := *c
 			if err := apply(c, action, by, target, now); err != nil {
 				return err
 			}
 			ch := Change{At: now, By: by, Action: action, Target: target}
 			c.History = append(c.History, ch)
 			c.Updated = now
+			if err := logAct(tx, &was, c, action, by, now); err != nil {
+				return err
+			}
 			return enqueueActivity(tx, c.Num, ch, now)
 		})
 		if err == nil {
@@ -116,4 +120,38 @@ func apply(c *Conversation, action, by, target string, now time.Time) error {
 		return fmt.Errorf("unknown action %q", action)
 	}
 	return nil
+}
+
+// logAct logs a workflow action that changed was into c, and keeps the
+// timing the event log needs: a close ends the customer's wait, a reopen
+// after a close starts the resolution time again.
+func logAct(tx *bolt.Tx, was, c *Conversation, action, by string, now time.Time) error {
+	ev := convEvent(c, now, 0, by, string(was.Status))
+	switch action {
+	case ActClaim, ActAssign, ActUnclaim, ActUnassign:
+		ev.Kind, ev.Target = EvAssigned, c.Assignee
+	case ActClose:
+		ev.Kind, ev.Since, ev.Wait = EvClosed, cycleStart(was), was.Awaiting
+		ev.First = !was.Awaiting.IsZero() && was.FirstReply.IsZero() && !was.Outbound
+		c.Awaiting = time.Time{}
+	case ActReopen:
+		ev.Kind = EvReopened
+		if was.Status == StatusClosed {
+			c.Reopened = now
+		}
+	case ActHold:
+		ev.Kind = EvHold
+	default:
+		return nil
+	}
+	return logEvent(tx, ev)
+}
+
+// cycleStart is when conversation c was opened, or last reopened after a
+// close: what its resolution time counts from.
+func cycleStart(c *Conversation) time.Time {
+	if c.Reopened.After(c.Created) {
+		return c.Reopened
+	}
+	return c.Created
 }

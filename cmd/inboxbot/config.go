@@ -698,21 +698,8 @@ func isListSep(r rune) bool { return r == ',' || r == ' ' || r == ';' }
 
 // parseWeekTime reads "mon 09:00" (a weekday and a time of day).
 func parseWeekTime(v string) (time.Weekday, time.Duration, error) {
-	day, clock, ok := strings.Cut(strings.TrimSpace(v), " ")
-	bad := fmt.Errorf("must be a weekday and a time, e.g. mon 09:00, got %q", v)
-	if !ok {
-		return 0, 0, bad
-	}
-	for d := time.Sunday; d <= time.Saturday; d++ {
-		if strings.EqualFold(day, d.String()[:3]) || strings.EqualFold(day, d.String()) {
-			t, err := time.Parse("15:04", strings.TrimSpace(clock))
-			if err != nil {
-				return 0, 0, bad
-			}
-			return d, time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
-		}
-	}
-	return 0, 0, bad
+	w, err := workhours.ParseWeekly(v)
+	return w.Day, w.At, err
 }
 
 // parseReactionTags reads "moneybag=billing, bug=bug" (reaction names
