@@ -61,6 +61,7 @@ func getConv(tx *bolt.Tx, num uint64) (*Conversation, error) {
 // is the stored state it replaces (nil for a new conversation). With
 // text false only the summary is written (the text is unchanged).
 func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
+	settleTimers(c)
 	if len(c.History) > maxHistory {
 		c.History = slices.Clone(c.History[len(c.History)-maxHistory:])
 	}
@@ -93,7 +94,7 @@ func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
 			}
 		}
 	}
-	return nil
+	return syncTimers(tx, old, c)
 }
 
 // convIndexes are kept by putConv in the transaction of every change, so

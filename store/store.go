@@ -36,6 +36,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	timers                         what is due when, derived from the conversations, see timers.go
+//	  <due unix ns u64><num u64><kind> -> ""
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -70,6 +72,7 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+	bTimers    = []byte("timers")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
@@ -91,6 +94,8 @@ type Store struct {
 	slackKick *kicker
 	mailKick  *kicker
 	heldKick  *kicker
+	timerKick *kicker
+	targets   func(inbox string) Targets
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -116,6 +121,10 @@ type Options struct {
 	// NoSync skips fsync on commit: for tests and benchmarks that fill a
 	// store, never for a real installation (a crash could lose commits).
 	NoSync bool
+	// Targets are each inbox's response targets and auto-close (see
+	// timers.go); nil: none. When set, Open applies them to the clocks
+	// already running.
+	Targets func(inbox string) Targets
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -141,13 +150,17 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
 	s := &Store{db: db, now: o.Now, legacy: o.Legacy, own: map[string]bool{},
-		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}}
+		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}, timerKick: &kicker{}, targets: o.Targets}
 	for _, a := range o.OwnAddresses {
 		s.own[addrKey(a)] = true
 	}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := s.replan(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("response targets: %w", err)
 	}
 	return s, nil
 }
@@ -176,6 +189,14 @@ func (s *Store) MailKick() <-chan struct{} { return s.mailKick.subscribe() }
 // HeldKick returns a channel signalled after each commit that held a reply
 // or changed when a held one is due.
 func (s *Store) HeldKick() <-chan struct{} { return s.heldKick.subscribe() }
+
+// TimerKick returns a channel signalled after each commit that may have
+// made a timer due sooner (see timers.go), or after KickTimers.
+func (s *Store) TimerKick() <-chan struct{} { return s.timerKick.subscribe() }
+
+// KickTimers wakes the timer loop: the clock (Options.Now) jumped, as a
+// test's does.
+func (s *Store) KickTimers() { kick(s.timerKick) }
 
 // kicker wakes every subscriber; a wake-up that finds one busy is kept
 // (one per subscriber), so none is missed.

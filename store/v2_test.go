@@ -96,6 +96,9 @@ func TestMigration2FromSchema1(t *testing.T) {
 		if tx.Bucket(bAutoFlood) == nil {
 			t.Error("no loop guard bucket")
 		}
+		if tx.Bucket(bTimers) == nil {
+			t.Error("no timers bucket")
+		}
 		return nil
 	})
 	// It keeps working: a new mail threads into a migrated conversation.
