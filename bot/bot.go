@@ -210,6 +210,7 @@ func (b *Bot) Run(ctx context.Context, t Transport) error {
 	defer cancel()
 	b.goRun(ctx, b.postQueue)
 	b.goRun(ctx, b.holdQueue)
+	b.goRun(ctx, b.timerQueue)
 	b.goRun(ctx, b.pruneEvents)
 	served := make(chan error, 1)
 	go func() { served <- t.Serve(ctx, b) }()
