@@ -142,7 +142,9 @@ func (h *harness) quiet(clk *testClock) {
 // 80 % reminder comes on Monday and mentions the on-duty group (nobody
 // owns it), the breach mentions the owner and tells them in a DM, the card
 // follows, and a reply stops the clock.
-func TestResponseTargetsAcrossWeekend(t *testing.T) { eachTransport(t, testResponseTargetsAcrossWeekend) }
+func TestResponseTargetsAcrossWeekend(t *testing.T) {
+	eachTransport(t, testResponseTargetsAcrossWeekend)
+}
 
 func testResponseTargetsAcrossWeekend(t *testing.T, h *harness) {
 	fri := nextFriday()
