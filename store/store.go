@@ -36,6 +36,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
+//	  <hash of the configured token> -> the latest refresh token
 //	timers                         what is due when, derived from the conversations, see timers.go
 //	  <due unix ns u64><num u64><kind> -> ""
 //
@@ -72,6 +74,7 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+	bOAuth     = []byte("oauth")
 	bTimers    = []byte("timers")
 
 	kSchema   = []byte("schema")
