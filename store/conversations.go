@@ -74,27 +74,31 @@ func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
 		}
 	}
 	for _, idx := range convIndexes {
-		b := tx.Bucket(idx.bucket)
 		var was []byte
 		if old != nil {
 			was = idx.key(old)
 		}
-		now := idx.key(c)
-		if bytes.Equal(was, now) {
-			continue
-		}
-		if was != nil {
-			if err := b.Delete(was); err != nil {
-				return err
-			}
-		}
-		if now != nil {
-			if err := b.Put(now, nil); err != nil {
-				return err
-			}
+		if err := moveKey(tx.Bucket(idx.bucket), was, idx.key(c)); err != nil {
+			return err
 		}
 	}
 	return syncTimers(tx, old, c)
+}
+
+// moveKey replaces key was of an index by now (nil: none).
+func moveKey(b *bolt.Bucket, was, now []byte) error {
+	if bytes.Equal(was, now) {
+		return nil
+	}
+	if was != nil {
+		if err := b.Delete(was); err != nil {
+			return err
+		}
+	}
+	if now == nil {
+		return nil
+	}
+	return b.Put(now, nil)
 }
 
 // convIndexes are kept by putConv in the transaction of every change, so

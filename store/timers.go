@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -273,18 +272,8 @@ func syncTimers(tx *bolt.Tx, old, c *Conversation) error {
 		if at := r.at(c); !at.IsZero() {
 			now = timerKey(at, c.Num, r.kind)
 		}
-		if bytes.Equal(was, now) {
-			continue
-		}
-		if was != nil {
-			if err := b.Delete(was); err != nil {
-				return err
-			}
-		}
-		if now != nil {
-			if err := b.Put(now, nil); err != nil {
-				return err
-			}
+		if err := moveKey(b, was, now); err != nil {
+			return err
 		}
 	}
 	if old != nil && (!old.Clock.same(c.Clock) || !old.WakeAt.Equal(c.WakeAt) || !old.AutoCloseAt.Equal(c.AutoCloseAt)) {
