@@ -216,8 +216,8 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
 		posts := mailPosts(conv, j)
-		if j.NewConv && len(posts) > 0 {
-			posts[0].blocks = b.card(conv) // with its timers
+		if len(posts) > 0 && posts[0].root {
+			posts[0].blocks = b.card(conv) // with links to other threads
 		}
 		return posts
 	case store.JobReminder:

@@ -137,10 +137,9 @@ func (b *Bot) timerLine(c *store.Conversation, now time.Time) string {
 	return strings.Join(parts, " · ")
 }
 
-// card is a conversation's status card as of now: its root blocks with
-// the timer line right below the status line.
-func (b *Bot) card(c *store.Conversation) []slack.Block {
-	blocks := rootBlocks(c, true)
+// withTimers adds to a conversation's status card the line of its timers
+// as of now, right below the status line.
+func (b *Bot) withTimers(c *store.Conversation, blocks []slack.Block) []slack.Block {
 	if line := b.timerLine(c, b.cfg.Now()); line != "" {
 		blocks = slices.Insert(blocks, min(2, len(blocks)), slack.Block(slack.NewContextBlock("", mrkdwn(line))))
 	}

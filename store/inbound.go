@@ -135,15 +135,15 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 				return 0, false, "Message-ID already received", nil
 			}
 			var first Conversation
-			if getJSON(tx.Bucket(bConvs), u64(ref.Conv), &first) == nil && first.Inbox != inbox {
+			if getJSON(tx.Bucket(bConvs), u64(resolveMerged(tx, ref.Conv)), &first) == nil && first.Inbox != inbox {
 				// The same mail reached another of our inboxes first
 				// (To one, Cc the other): one conversation, and a line
 				// in this inbox's channel pointing to it.
 				pointer := *m
 				pointer.Text = ""
-				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: ref.Conv, Inbox: inbox, Mail: &pointer, Created: now},
+				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: first.Num, Inbox: inbox, Mail: &pointer, Created: now},
 					func(j *SlackJob, seq uint64) { j.Seq = seq })
-				return ref.Conv, false, "", err
+				return first.Num, false, "", err
 			}
 		}
 	}
@@ -156,12 +156,20 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 	}
 	var old *Conversation
 	c := &Conversation{}
-	num := findConv(ids, m)
+	num := resolveMerged(tx, findConv(ids, m))
+	blocked := false
+	if rule := blockedRule(tx, m.From.Addr); rule != "" {
+		if num == 0 {
+			return 0, false, "blocked sender", stopBlocked(tx, rule, inbox, m, now)
+		}
+		blocked = true // it answers a conversation: shown, flagged
+	}
 	folded := 0
 	if num == 0 && m.Auto {
 		if num, folded, err = s.loopGuard(tx, m, now); err != nil {
 			return 0, false, "", err
 		}
+		num = resolveMerged(tx, num)
 	}
 	if num != 0 {
 		if old, err = getConv(tx, num); err != nil {
@@ -193,11 +201,14 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 				return 0, false, "", err
 			}
 		}
+		if c.Earlier, err = earlier(tx, inbox, m.From.Addr, conv); err != nil {
+			return 0, false, "", err
+		}
 	}
 	c.Updated = now
 	var reopened *Change
 	stranger := false
-	if !m.Auto {
+	if !m.Auto && !blocked {
 		// A mail from an address that is not in the conversation joined
 		// it only by its headers: shown, but it redirects nothing.
 		stranger = !isNew && !isParticipant(c, m.From.Addr)
@@ -209,7 +220,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 			if m.ReplyTo != nil && m.ReplyTo.Addr != "" {
 				c.ReplyTo = *m.ReplyTo
 			}
-			c.Cc = s.ccOf(c, c.ReplyTo, []string{m.From.Addr}, m.To, m.Cc)
+			c.Cc = s.ccOf(c, c.ReplyTo, []string{m.From.Addr}, m.To, m.Cc, c.MergedCc)
 			s.addParticipants(c, append([]Address{m.From, c.ReplyTo}, c.Cc...)...)
 			if m.MessageID != "" {
 				c.LastInbound = m.MessageID
@@ -249,7 +260,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 		}
 	}
 	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now,
-		NewAddress: stranger, Folded: folded},
+		NewAddress: stranger, Folded: folded, Blocked: blocked},
 		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
 		return 0, false, "", err
 	}

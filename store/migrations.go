@@ -21,7 +21,7 @@ var migrations = []migration{
 	{1, "create buckets", func(_ *Store, tx *bolt.Tx) error {
 		return createBuckets(tx, bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents)
 	}},
-	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard, timers", migrate2},
+	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard, tags, customers, blocked senders, timers", migrate2},
 }
 
 func createBuckets(tx *bolt.Tx, names ...[]byte) error {
@@ -92,10 +92,11 @@ func all(b *bolt.Bucket) []kv {
 
 // migrate2 files schema-1 data (one inbox, one channel, nothing named) under
 // the legacy inbox and channel, splits conversations into summary and text,
-// builds the indexes, and re-keys threads, watermarks and message dedup keys
+// builds the indexes (status, closed, tags, customers), and re-keys threads, watermarks and message dedup keys
 // by channel or inbox.
 func migrate2(s *Store, tx *bolt.Tx) error {
-	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood, bOAuth, bTimers); err != nil {
+	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood,
+		bOAuth, bIdxTags, bIdxCustomer, bBlocked, bTimers); err != nil {
 		return err
 	}
 	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))

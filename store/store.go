@@ -18,6 +18,10 @@
 //	  <inbox>\0<status>\0<assignee>\0<num u64> -> ""
 //	idx_closed
 //	  <inbox>\0<closed unix u64><num u64>      -> ""
+//	idx_tags                       one key per tag of a conversation
+//	  <inbox>\0<tag>\0<num u64>                -> ""
+//	idx_customer                   the customer's conversations, see history.go
+//	  <lower(customer address)>\0<inbox>\0<num u64> -> ""
 //	threads
 //	  <channel>\0<root ts> -> u64   conversation of a Slack thread
 //	msgids
@@ -38,6 +42,8 @@
 //	  <address>         -> JSON floodCount
 //	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
 //	  <hash of the configured token> -> the latest refresh token
+//	blocked                        senders whose mail opens no conversation, see blocked.go
+//	  <address or domain, lower case> -> JSON Block
 //	timers                         what is due when, derived from the conversations, see timers.go
 //	  <due unix ns u64><num u64><kind> -> ""
 //
@@ -59,23 +65,26 @@ import (
 )
 
 var (
-	bMeta      = []byte("meta")
-	bMailboxes = []byte("mailboxes")
-	bConvs     = []byte("convs")
-	bConvText  = []byte("convtext")
-	bIdxStatus = []byte("idx_status")
-	bIdxClosed = []byte("idx_closed")
-	bThreads   = []byte("threads")
-	bMsgIDs    = []byte("msgids")
-	bToSlack   = []byte("toslack")
-	bRoots     = []byte("roots")
-	bCards     = []byte("cards")
-	bParked    = []byte("parked")
-	bToMail    = []byte("tomail")
-	bEvents    = []byte("events")
-	bAutoFlood = []byte("autoflood")
-	bOAuth     = []byte("oauth")
-	bTimers    = []byte("timers")
+	bMeta        = []byte("meta")
+	bMailboxes   = []byte("mailboxes")
+	bConvs       = []byte("convs")
+	bConvText    = []byte("convtext")
+	bIdxStatus   = []byte("idx_status")
+	bIdxClosed   = []byte("idx_closed")
+	bThreads     = []byte("threads")
+	bMsgIDs      = []byte("msgids")
+	bToSlack     = []byte("toslack")
+	bRoots       = []byte("roots")
+	bCards       = []byte("cards")
+	bParked      = []byte("parked")
+	bToMail      = []byte("tomail")
+	bEvents      = []byte("events")
+	bAutoFlood   = []byte("autoflood")
+	bIdxTags     = []byte("idx_tags")
+	bIdxCustomer = []byte("idx_customer")
+	bBlocked     = []byte("blocked")
+	bOAuth       = []byte("oauth")
+	bTimers      = []byte("timers")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")

@@ -263,16 +263,16 @@ func parseTimerKey(k []byte) (at time.Time, conv uint64, kind string) {
 func syncTimers(tx *bolt.Tx, old, c *Conversation) error {
 	b := tx.Bucket(bTimers)
 	for _, r := range timerRules {
-		var was, now []byte
+		var was, now [][]byte
 		if old != nil {
 			if at := r.at(old); !at.IsZero() {
-				was = timerKey(at, old.Num, r.kind)
+				was = [][]byte{timerKey(at, old.Num, r.kind)}
 			}
 		}
 		if at := r.at(c); !at.IsZero() {
-			now = timerKey(at, c.Num, r.kind)
+			now = [][]byte{timerKey(at, c.Num, r.kind)}
 		}
-		if err := moveKey(b, was, now); err != nil {
+		if err := moveKeys(b, was, now); err != nil {
 			return err
 		}
 	}

@@ -59,12 +59,18 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 			return ErrDuplicate
 		}
 		_, err = updateConv(tx, r.Conv, func(c *Conversation) error {
+			if err := notMerged(c); err != nil {
+				return err
+			}
 			job = MailJob{
 				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, AgentID: r.AgentID, AgentName: r.AgentName,
 				Text: r.Text, SlackTS: r.SlackTS, Channel: r.Channel, Created: now, EditedTS: r.EditedTS,
 				Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients,
 			}
 			s.address(&job, r.Recipients, c)
+			if err := spare(tx, &job); err != nil {
+				return err
+			}
 			state := ReplyQueued
 			if job.Held {
 				state = ReplyHeld

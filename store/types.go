@@ -55,6 +55,13 @@ type Conversation struct {
 	// Outbound is set for a conversation an agent started (/inbox new):
 	// Customer is then whom it was written to.
 	Outbound bool `json:"outbound,omitempty"`
+	// Tags are the conversation's tags, lower case, sorted (see tags.go).
+	Tags []string `json:"tags,omitempty"`
+	// MergedInto is the conversation this one was merged into (see
+	// merge.go): its mail lands there now. MergedFrom lists those merged
+	// into this one.
+	MergedInto uint64   `json:"merged_into,omitempty"`
+	MergedFrom []uint64 `json:"merged_from,omitempty"`
 
 	// Timers (timers.go). Clock runs while a customer waits for an
 	// answer; WakeAt ends a hold (a snooze); AutoCloseAt closes a
@@ -113,6 +120,13 @@ type ConvText struct {
 	// newest last, capped: edits, deletions, bounces and the collision
 	// guard look them up.
 	Replies []ReplyRef `json:"replies,omitempty"`
+	// Earlier is what the customer's earlier conversations in the same
+	// inbox were when this one opened: a snapshot the card shows.
+	Earlier *Earlier `json:"earlier,omitempty"`
+	// MergedCc are the addresses a merge joined (everyone of both
+	// conversations): they stay in Cc whoever writes next, until an
+	// agent takes one out.
+	MergedCc []Address `json:"merged_cc,omitempty"`
 }
 
 // Reply states, as ReplyRef.State.
@@ -238,6 +252,9 @@ type SlackJob struct {
 	// this hour when the loop guard added this one to an existing
 	// conversation instead of opening one.
 	Folded int `json:"folded,omitempty"`
+	// Blocked (JobMail) flags a mail from a blocked sender that answers
+	// an existing conversation: shown, but it changed nothing.
+	Blocked bool `json:"blocked,omitempty"`
 
 	Created     time.Time `json:"created"`
 	Done        int       `json:"done"`       // parts posted

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,14 +95,22 @@ func TestMigration2FromSchema1(t *testing.T) {
 		t.Errorf("participants after migration: %v", c2.Participants)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bAutoFlood) == nil {
-			t.Error("no loop guard bucket")
+		for _, b := range [][]byte{bAutoFlood, bIdxTags, bIdxCustomer, bBlocked} {
+			if tx.Bucket(b) == nil {
+				t.Errorf("no bucket %s", b)
+			}
 		}
 		if tx.Bucket(bTimers) == nil {
 			t.Error("no timers bucket")
 		}
 		return nil
 	})
+	// Every index is built for the migrated conversations: the customer
+	// index among them, so their history is there from the start.
+	checkIndexes(t, s)
+	if rows, total, err := s.History(strings.ToUpper(c2.Customer.Addr), []string{testInbox}, 10); err != nil || total == 0 || !slices.ContainsFunc(rows, func(c Conversation) bool { return c.Num == 2 }) {
+		t.Errorf("history of %s after migration: %d %+v %v", c2.Customer.Addr, total, rows, err)
+	}
 	// It keeps working: a new mail threads into a migrated conversation.
 	m6 := mail("m6@example.com", "Re: Invoice", "m2@example.com")
 	m6.From = c2.Customer
@@ -109,6 +119,16 @@ func TestMigration2FromSchema1(t *testing.T) {
 	}
 	if jobs, _ := s.SlackJobs(); jobs[len(jobs)-1].NewAddress {
 		t.Error("the customer's mail after migration is flagged as a stranger's")
+	}
+	// Their next new conversation's card names the migrated ones.
+	m7 := mail("m7@example.com", "Another question")
+	m7.From = c2.Customer
+	r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 22, Mail: m7}})
+	if err != nil || !r[0].NewConv {
+		t.Fatalf("new conversation after migration: %+v %v", r, err)
+	}
+	if c7, _ := s.Conv(r[0].Conv); c7.Earlier == nil || !slices.ContainsFunc(c7.Earlier.Recent, func(e EarlierConv) bool { return e.Num == 2 }) {
+		t.Errorf("earlier conversations after migration: %+v", c7.Earlier)
 	}
 }
 

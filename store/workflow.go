@@ -46,6 +46,9 @@ func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversati
 			}
 		}
 		c, err := updateConv(tx, num, func(c *Conversation) error {
+			if err := notMerged(c); err != nil {
+				return err
+			}
 			if err := apply(c, action, by, target, now); err != nil {
 				return err
 			}

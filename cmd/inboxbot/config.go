@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/inboxbot/inboxbot/bot/workhours"
+	"github.com/inboxbot/inboxbot/store"
 )
 
 // Config is the whole configuration: the Slack app, the database, and one or
@@ -720,9 +721,10 @@ func parseReactionTags(v string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
 		name, tag, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		name, tag = strings.Trim(strings.TrimSpace(name), ":"), strings.ToLower(strings.TrimSpace(tag))
-		if !ok || name == "" || tag == "" || strings.ContainsAny(tag, " \t") {
-			return nil, fmt.Errorf("must be reaction=tag pairs, e.g. moneybag=billing, bug=bug, got %q", v)
+		name = strings.Trim(strings.TrimSpace(name), ":")
+		tag, err := store.NormTag(tag) // the form /inbox tag keeps
+		if !ok || name == "" || err != nil {
+			return nil, fmt.Errorf("must be reaction=tag pairs, e.g. moneybag=billing, bug=bug (a tag is letters, digits and - _ . / +), got %q", v)
 		}
 		out[name] = tag
 	}
