@@ -240,7 +240,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 		c.ReplyTo = m.From
 		s.addParticipants(c, m.From)
 	}
-	if !m.Auto {
+	if !m.Auto && !blocked {
 		s.startClock(c, now) // someone waits for an answer (timers.go)
 	}
 	if m.MessageID != "" {

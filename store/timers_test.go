@@ -419,3 +419,38 @@ func TestClockInWorkingTime(t *testing.T) {
 	clk.Set(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)) // Sunday
 	eq(t, "fired on Sunday", fire(t, s), nil)
 }
+
+// A merged conversation's waiting customer is waited for in the one it is
+// merged into: the earlier clock wins.
+func TestMergeKeepsTheEarlierClock(t *testing.T) {
+	clk := &clock{t: t0}
+	s := openTimers(t, filepath.Join(t.TempDir(), "t.db"), clk, Targets{First: 2 * time.Hour})
+	record(t, s, 1, mail("a@x", "one"))
+	clk.Set(t0.Add(30 * time.Minute))
+	record(t, s, 2, mail("b@x", "two"))
+	s.Act(2, ActHold, "UA", "", "")
+	if _, _, err := s.Merge(2, 1, "UA"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Conv(2)
+	if c.Status != StatusOpen || !c.Clock.Start.Equal(t0) {
+		t.Fatalf("after the merge: %s %+v", c.Status, c.Clock)
+	}
+	eq(t, "timers", timers(t, s), []string{"2 remind Dec 1 11:36"})
+}
+
+// A blocked sender's mail in a conversation is shown, but nobody is
+// reminded to answer it.
+func TestBlockedSenderStartsNoClock(t *testing.T) {
+	clk := &clock{t: t0}
+	s := openTimers(t, filepath.Join(t.TempDir(), "t.db"), clk, Targets{First: time.Hour})
+	record(t, s, 1, mail("a@x", "one"))
+	reply(t, s, 1, "1700000000.000100")
+	if err := s.Block("carl@example.com", "UA", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := record(t, s, 2, mail("b@x", "Re: one", "a@x")); r.Conv != 1 {
+		t.Fatalf("not shown in its conversation: %+v", r)
+	}
+	eq(t, "timers", timers(t, s), nil)
+}
