@@ -443,7 +443,7 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 // reminded to answer it.
 func TestBlockedSenderStartsNoClock(t *testing.T) {
 	clk := &clock{t: t0}
-	s := openTimers(t, filepath.Join(t.TempDir(), "t.db"), clk, Targets{First: time.Hour})
+	s := openTimers(t, filepath.Join(t.TempDir(), "t.db"), clk, Targets{First: time.Hour, Next: time.Hour})
 	record(t, s, 1, mail("a@x", "one"))
 	reply(t, s, 1, "1700000000.000100")
 	if err := s.Block("carl@example.com", "UA", 1, ""); err != nil {
