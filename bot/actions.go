@@ -106,6 +106,9 @@ func (b *Bot) act(ctx context.Context, num uint64, action, by, target, eventID s
 
 // activityText is the thread line of a change.
 func activityText(c *store.Conversation, ch *store.Change) string {
+	if line, ok := timerActivity(c, ch); ok {
+		return line
+	}
 	who := "<@" + ch.By + ">"
 	switch ch.Action {
 	case store.ActClaim:

@@ -220,6 +220,7 @@ func (b *Bot) Run(ctx context.Context, t Transport) error {
 	defer cancel()
 	b.goRun(ctx, b.postQueue)
 	b.goRun(ctx, b.holdQueue)
+	b.goRun(ctx, b.timerQueue)
 	b.goRun(ctx, b.pruneEvents)
 	b.goRun(ctx, b.digests)
 	served := make(chan error, 1)

@@ -40,6 +40,9 @@ func commands() []namedCommand {
 		if v.target {
 			u += " @user"
 		}
+		if v.until {
+			u += " [until TIME]"
+		}
 		out = append(out, namedCommand{v.command, command{u, (*Bot).verbCommand}})
 	}
 	return append(out, []namedCommand{
@@ -128,7 +131,7 @@ func (b *Bot) verbCommand(ctx context.Context, cmd slack.SlashCommand, args []st
 	if v.target {
 		want = 3
 	}
-	if len(args) != want {
+	if len(args) != want && (!v.until || len(args) < want) {
 		return usageOf(word), nil
 	}
 	c, answer, err := b.commandConv(ctx, user, word, args[1])
@@ -143,7 +146,13 @@ func (b *Bot) verbCommand(ctx context.Context, cmd slack.SlashCommand, args []st
 		answer, _ = b.assign(ctx, c, user, target)
 		return answer, nil
 	}
-	answer, _ = b.act(ctx, c.Num, v.action, user, "", "")
+	target := ""
+	if len(args) > want {
+		if target, answer = b.until(c, word, args[want:]); answer != "" {
+			return answer, nil
+		}
+	}
+	answer, _ = b.act(ctx, c.Num, v.action, user, target, "")
 	return answer, nil
 }
 

@@ -19,9 +19,10 @@ import (
 
 // card is a conversation's status card with other conversations' numbers
 // linked to their threads (links need the workspace's URL and the other
-// threads, which the conversation alone does not have).
+// threads, which the conversation alone does not have), and what is due
+// when (timers.go).
 func (b *Bot) card(c *store.Conversation) []slack.Block {
-	return cardBlocks(c, true, b.convLink)
+	return b.withTimers(c, cardBlocks(c, true, b.convLink))
 }
 
 // convLink is the link to conversation num's thread ("" : none yet).

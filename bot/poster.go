@@ -160,6 +160,8 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		return b.runNotice(ctx, j)
 	case store.JobDigest:
 		return b.runDigest(ctx, j)
+	case store.JobDM:
+		return b.runDM(ctx, j) // not in the channel
 	}
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil {
@@ -220,6 +222,8 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 			posts[0].blocks = b.card(conv) // with links to other threads
 		}
 		return posts
+	case store.JobReminder:
+		return []post{{text: b.reminderText(conv, j)}}
 	case store.JobActivity:
 		if j.Change != nil {
 			return []post{{text: activityText(conv, j.Change)}}

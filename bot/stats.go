@@ -226,7 +226,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 // span shows a duration of working time briefly: 45m, 3h 20m, 51h. Days
 // would mislead: a working day is not 24 hours.
-func span(d time.Duration) string {
+// tableSpan is a duration in a stats table: short, in hours and minutes.
+func tableSpan(d time.Duration) string {
 	d = d.Round(time.Minute)
 	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
 	switch {
@@ -243,7 +244,7 @@ func spread(ds []time.Duration) string {
 	if len(ds) == 0 {
 		return "none"
 	}
-	return fmt.Sprintf("median %s · p90 %s (%d)", span(percentile(ds, 0.5)), span(percentile(ds, 0.9)), len(ds))
+	return fmt.Sprintf("median %s · p90 %s (%d)", tableSpan(percentile(ds, 0.5)), tableSpan(percentile(ds, 0.9)), len(ds))
 }
 
 func (t tally) String() string {
@@ -286,10 +287,10 @@ func (r *report) render(name func(id string) string) string {
 	}
 	row("Resolution", "%s", spread(r.resolution))
 	if in.FirstResponse > 0 {
-		row("First target", "%s: %s", span(in.FirstResponse), r.first)
+		row("First target", "%s: %s", tableSpan(in.FirstResponse), r.first)
 	}
 	if in.NextResponse > 0 {
-		row("Next target", "%s: %s", span(in.NextResponse), r.next)
+		row("Next target", "%s: %s", tableSpan(in.NextResponse), r.next)
 	}
 	if in.FirstResponse > 0 || in.NextResponse > 0 {
 		row("Waiting now", "%d past target", r.overdue)

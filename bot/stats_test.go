@@ -282,13 +282,13 @@ func TestStatsNoCalendarNoTargets(t *testing.T) {
 	}
 }
 
-func TestSpan(t *testing.T) {
+func TestTableSpan(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "0m", 45 * time.Minute: "45m", 90 * time.Minute: "1h 30m", 3 * time.Hour: "3h", 9*time.Hour + 59*time.Minute: "9h 59m",
 		10*time.Hour + 20*time.Minute: "10h", 51 * time.Hour: "51h", 89 * time.Second: "1m",
 	} {
-		if got := span(d); got != want {
-			t.Errorf("span(%v) = %q, want %q", d, got, want)
+		if got := tableSpan(d); got != want {
+			t.Errorf("tableSpan(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -61,6 +61,7 @@ func getConv(tx *bolt.Tx, num uint64) (*Conversation, error) {
 // is the stored state it replaces (nil for a new conversation). With
 // text false only the summary is written (the text is unchanged).
 func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
+	settleTimers(c)
 	if len(c.History) > maxHistory {
 		c.History = slices.Clone(c.History[len(c.History)-maxHistory:])
 	}
@@ -73,24 +74,30 @@ func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
 		}
 	}
 	for _, idx := range convIndexes {
-		b := tx.Bucket(idx.bucket)
 		var was [][]byte
 		if old != nil {
 			was = idx.keys(old)
 		}
-		now := idx.keys(c)
-		for _, k := range was {
-			if !slices.ContainsFunc(now, func(n []byte) bool { return bytes.Equal(n, k) }) {
-				if err := b.Delete(k); err != nil {
-					return err
-				}
+		if err := moveKeys(tx.Bucket(idx.bucket), was, idx.keys(c)); err != nil {
+			return err
+		}
+	}
+	return syncTimers(tx, old, c)
+}
+
+// moveKeys replaces the keys was of an index by now.
+func moveKeys(b *bolt.Bucket, was, now [][]byte) error {
+	for _, k := range was {
+		if !slices.ContainsFunc(now, func(n []byte) bool { return bytes.Equal(n, k) }) {
+			if err := b.Delete(k); err != nil {
+				return err
 			}
 		}
-		for _, k := range now {
-			if !slices.ContainsFunc(was, func(w []byte) bool { return bytes.Equal(w, k) }) {
-				if err := b.Put(k, nil); err != nil {
-					return err
-				}
+	}
+	for _, k := range now {
+		if !slices.ContainsFunc(was, func(w []byte) bool { return bytes.Equal(w, k) }) {
+			if err := b.Put(k, nil); err != nil {
+				return err
 			}
 		}
 	}

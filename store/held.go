@@ -137,6 +137,7 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			}
 			j.Held = false
 			j.NextAttempt = time.Time{}
+			replied(c, now)
 			if r := setReplyState(c, seq, ReplyQueued, "", now); r != nil {
 				r.To, r.EditedTS = j.To.String(), j.EditedTS
 			}

@@ -115,6 +115,7 @@ func (s *Store) RecordInbound(inbox, mailbox string, uidValidity uint32, mails [
 	}
 	if queued {
 		kick(s.slackKick)
+		kick(s.timerKick)
 	}
 	return out, nil
 }
@@ -244,6 +245,9 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 	} else if isNew {
 		c.ReplyTo = m.From
 		s.addParticipants(c, m.From)
+	}
+	if !m.Auto && !blocked {
+		s.startClock(c, now) // someone waits for an answer (timers.go)
 	}
 	if m.MessageID != "" {
 		c.Chain = appendID(c.Chain, m.MessageID)

@@ -118,6 +118,9 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 			if mc.Status == StatusOpen && c.Status != StatusOpen {
 				c.Status, c.ClosedAt = StatusOpen, time.Time{}
 			}
+			if k := mc.Clock; k.Running() && (!c.Clock.Running() || k.Start.Before(c.Clock.Start)) {
+				c.Clock = k // m's customer waits longest: for an answer here now (timers.go)
+			}
 			return recordChange(tx, c, Change{At: now, By: by, Action: ActMergedIn, Target: strconv.FormatUint(m, 10)})
 		})
 		if err != nil {

@@ -47,6 +47,8 @@
 //	  <address or domain, lower case> -> JSON Block
 //	eventlog                       append only: what happened when, by whom (stats), see eventlog.go
 //	  <unix nano u64><seq u64> -> binary Event (kind, flags, conversation, times, inbox, by, target)
+//	timers                         what is due when, derived from the conversations, see timers.go
+//	  <due unix ns u64><num u64><kind> -> ""
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -86,6 +88,7 @@ var (
 	bBlocked     = []byte("blocked")
 	bOAuth       = []byte("oauth")
 	bEventLog    = []byte("eventlog")
+	bTimers      = []byte("timers")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
@@ -107,6 +110,8 @@ type Store struct {
 	slackKick *kicker
 	mailKick  *kicker
 	heldKick  *kicker
+	timerKick *kicker
+	targets   func(inbox string) Targets
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -132,6 +137,10 @@ type Options struct {
 	// NoSync skips fsync on commit: for tests and benchmarks that fill a
 	// store, never for a real installation (a crash could lose commits).
 	NoSync bool
+	// Targets are each inbox's response targets and auto-close (see
+	// timers.go); nil: none. When set, Open applies them to the clocks
+	// already running.
+	Targets func(inbox string) Targets
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -157,13 +166,17 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
 	s := &Store{db: db, now: o.Now, legacy: o.Legacy, own: map[string]bool{},
-		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}}
+		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}, timerKick: &kicker{}, targets: o.Targets}
 	for _, a := range o.OwnAddresses {
 		s.own[addrKey(a)] = true
 	}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := s.replan(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("response targets: %w", err)
 	}
 	return s, nil
 }
@@ -192,6 +205,14 @@ func (s *Store) MailKick() <-chan struct{} { return s.mailKick.subscribe() }
 // HeldKick returns a channel signalled after each commit that held a reply
 // or changed when a held one is due.
 func (s *Store) HeldKick() <-chan struct{} { return s.heldKick.subscribe() }
+
+// TimerKick returns a channel signalled after each commit that may have
+// made a timer due sooner (see timers.go), or after KickTimers.
+func (s *Store) TimerKick() <-chan struct{} { return s.timerKick.subscribe() }
+
+// KickTimers wakes the timer loop: the clock (Options.Now) jumped, as a
+// test's does.
+func (s *Store) KickTimers() { kick(s.timerKick) }
 
 // kicker wakes every subscriber; a wake-up that finds one busy is kept
 // (one per subscriber), so none is missed.

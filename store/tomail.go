@@ -76,6 +76,7 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 				state = ReplyHeld
 			} else {
 				s.addParticipants(c, append([]Address{job.To}, job.Cc...)...)
+				replied(c, now)
 			}
 			c.Chain = appendID(c.Chain, r.MessageID)
 			c.Updated = now
@@ -217,6 +218,7 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 			if c.Status == StatusOpen {
 				c.Status = StatusWaiting
 			}
+			s.armAutoClose(c, now)
 			c.LastAgent = j.AgentID
 			c.Updated = now
 			return markCard(tx, c.Num)
@@ -231,6 +233,7 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 	})
 	if err == nil {
 		kick(s.slackKick)
+		kick(s.timerKick)
 	}
 	return err
 }

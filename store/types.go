@@ -71,6 +71,20 @@ type Conversation struct {
 	// Reopened is when it was last reopened after a close (zero: never):
 	// its resolution time counts from then.
 	Reopened time.Time `json:"reopened,omitzero"`
+	// Timers (timers.go). Clock runs while a customer waits for an
+	// answer; WakeAt ends a hold (a snooze); AutoCloseAt closes a
+	// conversation waiting on the customer since WaitingSince.
+	Clock        Clock     `json:"clock,omitzero"`
+	WakeAt       time.Time `json:"wake_at,omitzero"`
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
+	AutoCloseAt  time.Time `json:"auto_close_at,omitzero"`
+	// What the response clocks recorded, for statistics: when the first
+	// reply was released to the outbox, and how many targets were met
+	// (a reply before the due time) or breached (each also an ActBreach
+	// entry in History, with its time).
+	FirstReplyAt    time.Time `json:"first_reply_at,omitzero"`
+	TargetsMet      int       `json:"targets_met,omitempty"`
+	TargetsBreached int       `json:"targets_breached,omitempty"`
 
 	ConvText `json:"-"`
 }
@@ -239,9 +253,10 @@ type SlackJob struct {
 	To      string `json:"to,omitempty"`
 	Error   string `json:"error,omitempty"`
 
-	Event   string    `json:"event,omitempty"`   // JobCancelled, JobReplyLine: what happened (Event*)
+	Event   string    `json:"event,omitempty"`   // JobCancelled, JobReplyLine: what happened (Event*); JobReminder, JobDM: Timer*
 	By      string    `json:"by,omitempty"`      // who did it (Slack user ID)
-	At      time.Time `json:"at,omitzero"`       // JobReplyLine: when the reply was sent
+	At      time.Time `json:"at,omitzero"`       // JobReplyLine: when the reply was sent; JobReminder, JobDM: when the target is due
+	Target  string    `json:"target,omitempty"`  // JobReminder, JobDM: the clock (ClockFirst, ClockNext)
 	Forward bool      `json:"forward,omitempty"` // JobSent/JobFailed: a forward, not a reply
 	// NewAddress (JobMail) flags a mail that joined the conversation from
 	// an address that is not one of its participants.

@@ -100,6 +100,9 @@ func TestMigration2FromSchema1(t *testing.T) {
 				t.Errorf("no bucket %s", b)
 			}
 		}
+		if tx.Bucket(bTimers) == nil {
+			t.Error("no timers bucket")
+		}
 		return nil
 	})
 	// Every index is built for the migrated conversations: the customer

@@ -27,7 +27,9 @@ var (
 
 // Act applies a workflow action by user `by` to conversation num: the new
 // state, its history entry and the activity line for the thread are
-// recorded together. target is the assignee for ActAssign. eventID, when
+// recorded together. target is the assignee for ActAssign, and for
+// ActHold when the conversation is to reopen by itself, the time
+// (RFC 3339) it wakes at (a hold already on can be given a new one). eventID, when
 // set, makes a redelivered Slack event a no-op (ErrDuplicate). It returns
 // ErrNoChange when the conversation is already in that state.
 func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversation, error) {
@@ -70,6 +72,7 @@ func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversati
 		return nil, err
 	}
 	kick(s.slackKick)
+	kick(s.timerKick)
 	return &out, nil
 }
 
@@ -112,10 +115,20 @@ func apply(c *Conversation, action, by, target string, now time.Time) error {
 		}
 		c.Status, c.ClosedAt = StatusOpen, time.Time{}
 	case ActHold:
-		if c.Status == StatusHold {
+		var wake time.Time
+		if target != "" {
+			var err error
+			if wake, err = time.Parse(time.RFC3339, target); err != nil {
+				return fmt.Errorf("hold until %q: %w", target, err)
+			}
+			if !wake.After(now) {
+				return fmt.Errorf("hold until %s: that is not in the future", target)
+			}
+		}
+		if c.Status == StatusHold && (wake.IsZero() || wake.Equal(c.WakeAt)) {
 			return fmt.Errorf("already on hold: %w", ErrNoChange)
 		}
-		c.Status, c.ClosedAt = StatusHold, time.Time{}
+		c.Status, c.ClosedAt, c.WakeAt = StatusHold, time.Time{}, wake
 	default:
 		return fmt.Errorf("unknown action %q", action)
 	}
