@@ -91,6 +91,8 @@ func (b *Bot) act(ctx context.Context, num uint64, action, by, target, eventID s
 			owner = cur.Assignee
 		}
 		return fmt.Sprintf("#%d belongs to <@%s>: only they can unclaim it. Use Assign to hand it over.", num, owner), false
+	case errors.Is(err, store.ErrMerged):
+		return mergedAnswer(err), false
 	case errors.Is(err, store.ErrDuplicate):
 		return "", false
 	case err != nil:
@@ -104,6 +106,9 @@ func (b *Bot) act(ctx context.Context, num uint64, action, by, target, eventID s
 
 // activityText is the thread line of a change.
 func activityText(c *store.Conversation, ch *store.Change) string {
+	if line, ok := timerActivity(c, ch); ok {
+		return line
+	}
 	who := "<@" + ch.By + ">"
 	switch ch.Action {
 	case store.ActClaim:
@@ -138,6 +143,18 @@ func activityText(c *store.Conversation, ch *store.Change) string {
 		return fmt.Sprintf(":writing_hand: %s started #%d with %s", who, c.Num, escape(ch.Target))
 	case store.ActForward:
 		return fmt.Sprintf(":arrow_right_hook: %s forwarded #%d to %s", who, c.Num, escape(ch.Target))
+	case store.ActTag:
+		return fmt.Sprintf(":label: %s tagged #%d: %s", who, c.Num, escape(ch.Target))
+	case store.ActUntag:
+		return fmt.Sprintf(":label: %s took the tag %s off #%d", who, escape(ch.Target), c.Num)
+	case store.ActMerged:
+		return fmt.Sprintf(":twisted_rightwards_arrows: %s merged #%d into #%s: new mail lands there, and replies are written there", who, c.Num, escape(ch.Target))
+	case store.ActMergedIn:
+		return fmt.Sprintf(":twisted_rightwards_arrows: %s merged #%s into #%d: mail to either lands here, and replies from here go to everyone of both", who, escape(ch.Target), c.Num)
+	case store.ActBlock:
+		return fmt.Sprintf(":no_entry: %s blocked %s: their mail no longer opens conversations, and nothing is mailed to them", who, escape(ch.Target))
+	case store.ActUnblock:
+		return fmt.Sprintf(":no_entry: %s unblocked %s", who, escape(ch.Target))
 	}
 	return fmt.Sprintf("%s: %s #%d", who, ch.Action, c.Num)
 }
@@ -156,7 +173,7 @@ type reactionEvent struct {
 // handleReaction acts on a reaction on a conversation's root card (see
 // the verb table).
 func (b *Bot) handleReaction(ctx context.Context, r reactionEvent) error {
-	if b.byChannel[r.Channel] == nil || r.User == b.botUserID || verbByReaction(r.Reaction, r.Added) == nil {
+	if b.byChannel[r.Channel] == nil || r.User == b.botUserID || !b.cardReaction(r) {
 		return nil
 	}
 	c, err := b.thread(r.Channel, r.TS, parkedEvent{EventID: r.EventID, Reaction: &r})
@@ -168,7 +185,7 @@ func (b *Bot) handleReaction(ctx context.Context, r reactionEvent) error {
 
 func (b *Bot) reacted(ctx context.Context, r reactionEvent, c *store.Conversation) error {
 	v := verbByReaction(r.Reaction, r.Added)
-	if v == nil || c.RootTS != r.TS {
+	if !b.cardReaction(r) || c.RootTS != r.TS {
 		return nil // not on the root card
 	}
 	ok, err := b.isMember(ctx, r.User, r.Channel)
@@ -179,10 +196,19 @@ func (b *Bot) reacted(ctx context.Context, r reactionEvent, c *store.Conversatio
 		b.ephemeral(ctx, r.Channel, r.User, refusal(r.Channel))
 		return nil
 	}
+	if v == nil {
+		return b.reactedMore(ctx, r, c) // tags, block
+	}
 	if answer, changed := b.act(ctx, c.Num, v.action, r.User, "", r.EventID); !changed && answer != "" {
 		b.ephemeral(ctx, r.Channel, r.User, answer)
 	}
 	return nil
+}
+
+// cardReaction reports whether a reaction means something on a card: a
+// workflow verb, a reaction tag of the inbox, the block reaction.
+func (b *Bot) cardReaction(r reactionEvent) bool {
+	return verbByReaction(r.Reaction, r.Added) != nil || r.Reaction == blockReaction || b.tagReaction(r.Channel, r.Reaction) != ""
 }
 
 // ---- buttons ------------------------------------------------------------

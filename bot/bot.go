@@ -75,6 +75,10 @@ type Config struct {
 	// targets, snoozes, digests, hold windows); tests set it. Default
 	// time.Now.
 	Now func() time.Time
+	// ClockRecheck is how often time-driven loops (the weekly digest)
+	// look at Now again besides their timers, which follow neither a
+	// change of the wall clock nor a test's clock. Default 1 minute.
+	ClockRecheck time.Duration
 	// AckBudget is how long a slash command or button click may take
 	// before it is acknowledged without its answer (which then follows
 	// through response_url): Slack wants an ack within 3 seconds.
@@ -121,6 +125,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ClockRecheck <= 0 {
+		c.ClockRecheck = time.Minute
 	}
 	if c.AckBudget <= 0 {
 		c.AckBudget = 2 * time.Second
@@ -223,7 +230,9 @@ func (b *Bot) Run(ctx context.Context, t Transport) error {
 	b.goRun(ctx, b.postQueue)
 	b.goRun(ctx, b.holdQueue)
 	b.goRun(ctx, b.fileQueue)
+	b.goRun(ctx, b.timerQueue)
 	b.goRun(ctx, b.pruneEvents)
+	b.goRun(ctx, b.digests)
 	served := make(chan error, 1)
 	go func() { served <- t.Serve(ctx, b) }()
 	var err error
@@ -265,6 +274,7 @@ func (b *Bot) Connected(ctx context.Context) {
 
 // pruneEvents forgets handled Slack events, hourly. A message's dedup key
 // must outlive the catch-up window, or the catch-up could send it again.
+// The event log (stats) is pruned with them, after its horizon.
 func (b *Bot) pruneEvents(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -273,6 +283,11 @@ func (b *Bot) pruneEvents(ctx context.Context) {
 			b.log.Warn("pruning handled events", "err", err)
 		} else if n > 0 {
 			b.log.Info("pruned handled events", "n", n)
+		}
+		if n, err := b.st.PruneEventLog(b.cfg.Now().Add(-store.EventLogHorizon)); err != nil {
+			b.log.Warn("pruning the event log", "err", err)
+		} else if n > 0 {
+			b.log.Info("pruned the event log", "n", n, "before", b.cfg.Now().Add(-store.EventLogHorizon))
 		}
 		select {
 		case <-ctx.Done():

@@ -64,7 +64,7 @@ func (b *Bot) refreshCard(ctx context.Context, card store.Card) error {
 	}
 	err = b.pace.do(updateKey, func() error {
 		_, _, _, err := b.api.UpdateMessageContext(ctx, c.Channel, c.RootTS,
-			slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true)...))
+			slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(b.card(c)...))
 		return err
 	})
 	if err != nil {
@@ -78,6 +78,7 @@ func (b *Bot) refreshCard(ctx context.Context, card store.Card) error {
 func (b *Bot) refreshCardNow(ctx context.Context, num uint64) {
 	v, err := b.st.CardVersion(num)
 	if err != nil || v == 0 {
+		b.log.Debug("card not marked", "conv", num, "err", err)
 		return
 	}
 	err = b.refreshCard(ctx, store.Card{Conv: num, Version: v})

@@ -32,12 +32,16 @@ type namedCommand struct {
 func commands() []namedCommand {
 	out := []namedCommand{
 		{"status", command{"status", (*Bot).statusCommand}},
-		{"list", command{"list [open|mine|unassigned|waiting|hold|closed]", (*Bot).listCommand}},
+		{"list", command{"list [open|mine|unassigned|waiting|hold|closed] [tag:NAME]", (*Bot).listCommand}},
+		{"stats", command{"stats [7d|30d|week|month]", (*Bot).statsCommand}},
 	}
 	for _, v := range verbs {
 		u := v.command + " N"
 		if v.target {
 			u += " @user"
+		}
+		if v.until {
+			u += " [until TIME]"
 		}
 		out = append(out, namedCommand{v.command, command{u, (*Bot).verbCommand}})
 	}
@@ -46,6 +50,13 @@ func commands() []namedCommand {
 		{"forward", command{"forward N ADDRESS [comment]", (*Bot).mailCommand}},
 		{"cc", command{"cc N add|remove ADDRESS", (*Bot).mailCommand}},
 		{"to", command{"to N ADDRESS", (*Bot).mailCommand}},
+		{"tag", command{"tag N NAME…", (*Bot).tagCommand}},
+		{"untag", command{"untag N NAME…", (*Bot).tagCommand}},
+		{"history", command{"history ADDRESS", (*Bot).historyCommand}},
+		{"merge", command{"merge N M", (*Bot).mergeCommand}},
+		{"block", command{"block ADDRESS|DOMAIN", (*Bot).blockCommand}},
+		{"unblock", command{"unblock ADDRESS|DOMAIN", (*Bot).blockCommand}},
+		{"blocked", command{"blocked", (*Bot).blockedCommand}},
 	}...)
 }
 
@@ -101,18 +112,15 @@ func (b *Bot) statusCommand(ctx context.Context, cmd slack.SlashCommand, args []
 }
 
 func (b *Bot) listCommand(ctx context.Context, cmd slack.SlashCommand, args []string) (string, error) {
-	filter := "open"
-	if len(args) > 1 {
-		filter = strings.ToLower(args[1])
-	}
-	if len(args) > 2 || listFilters[filter].title == "" {
-		return "Unknown list. " + usageOf("list"), nil
+	filter, tag, bad := listArgs(args[1:])
+	if bad != "" {
+		return bad + ". " + usageOf("list"), nil
 	}
 	inboxes, err := b.scope(ctx, cmd.UserID, cmd.ChannelID)
 	if err != nil || len(inboxes) == 0 {
 		return refusal(), err
 	}
-	return b.listText(inboxes, cmd.UserID, filter)
+	return b.listText(inboxes, cmd.UserID, filter, tag)
 }
 
 // verbCommand runs a workflow verb on conversation N.
@@ -123,7 +131,7 @@ func (b *Bot) verbCommand(ctx context.Context, cmd slack.SlashCommand, args []st
 	if v.target {
 		want = 3
 	}
-	if len(args) != want {
+	if len(args) != want && (!v.until || len(args) < want) {
 		return usageOf(word), nil
 	}
 	c, answer, err := b.commandConv(ctx, user, word, args[1])
@@ -138,7 +146,13 @@ func (b *Bot) verbCommand(ctx context.Context, cmd slack.SlashCommand, args []st
 		answer, _ = b.assign(ctx, c, user, target)
 		return answer, nil
 	}
-	answer, _ = b.act(ctx, c.Num, v.action, user, "", "")
+	target := ""
+	if len(args) > want {
+		if target, answer = b.until(c, word, args[want:]); answer != "" {
+			return answer, nil
+		}
+	}
+	answer, _ = b.act(ctx, c.Num, v.action, user, target, "")
 	return answer, nil
 }
 

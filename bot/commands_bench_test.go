@@ -58,7 +58,7 @@ func BenchmarkStatusListHome(b *testing.B) {
 			f    func() error
 		}{
 			{"status", func() error { _, err := bot.statusText(inboxes); return err }},
-			{"list", func() error { _, err := bot.listText(inboxes, "UA", "open"); return err }},
+			{"list", func() error { _, err := bot.listText(inboxes, "UA", "open", ""); return err }},
 			{"home", func() error { _, err := bot.homeView(inboxes, "UA"); return err }},
 		} {
 			b.Run(fmt.Sprintf("%s/%d-%s", c.name, n, mix), func(b *testing.B) {

@@ -38,7 +38,9 @@ func (b *Bot) composeCommand(ctx context.Context, cmd slack.SlashCommand, args [
 	subject := strings.TrimSpace(strings.Join(args[2:], " "))
 	subject = slackToPlain(subject, func(id string) string { return b.userName(ctx, id) })
 	c, err := b.st.Compose(store.Compose{Inbox: in.ID, To: to, Subject: subject, By: cmd.UserID})
-	if err != nil {
+	if errors.Is(err, store.ErrBlocked) {
+		return fmt.Sprintf("Not started: %s, and nothing is mailed to blocked senders.", escape(err.Error())), nil
+	} else if err != nil {
 		return "", err
 	}
 	b.log.Info("conversation started", "conv", c.Num, "by", cmd.UserID)
@@ -106,6 +108,8 @@ func (b *Bot) forward(ctx context.Context, cmd slack.SlashCommand, c *store.Conv
 	switch {
 	case errors.Is(err, store.ErrNoMail):
 		return fmt.Sprintf("#%d has no mail from the customer to forward yet.", c.Num), nil
+	case errors.Is(err, store.ErrBlocked):
+		return fmt.Sprintf("Not forwarded: %s, and nothing is mailed to blocked senders.", escape(err.Error())), nil
 	case err != nil:
 		return "", err
 	}

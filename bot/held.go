@@ -137,6 +137,9 @@ func (b *Bot) release(ctx context.Context, j *store.MailJob) error {
 	switch {
 	case errors.Is(err, store.ErrNotHeld):
 		return nil // cancelled or asked meanwhile
+	case errors.Is(err, store.ErrBlocked):
+		log.Info("held reply cancelled: its recipient was blocked meanwhile", "why", err)
+		return nil
 	case err != nil:
 		return err
 	case q != nil:

@@ -42,9 +42,9 @@ func inboxIDs(inboxes []*Inbox) []string {
 
 // list reads one list from the store's indexes: at most limit rows, and
 // how many there are in all.
-func (b *Bot) list(inboxes []*Inbox, user, filter string, limit int) ([]store.Conversation, int, error) {
+func (b *Bot) list(inboxes []*Inbox, user, filter, tag string, limit int) ([]store.Conversation, int, error) {
 	f := listFilters[filter]
-	q := store.ListQuery{Inboxes: inboxIDs(inboxes), Statuses: f.statuses, Limit: limit, Newest: f.newest}
+	q := store.ListQuery{Inboxes: inboxIDs(inboxes), Statuses: f.statuses, Limit: limit, Newest: f.newest, Tag: tag}
 	nobody := ""
 	switch {
 	case f.mine:
@@ -84,12 +84,12 @@ func (b *Bot) statusText(inboxes []*Inbox) (string, error) {
 
 const maxListRows = 40 // keeps an answer well under Slack's size limits
 
-func (b *Bot) listText(inboxes []*Inbox, user, filter string) (string, error) {
-	rows, total, err := b.list(inboxes, user, filter, maxListRows)
+func (b *Bot) listText(inboxes []*Inbox, user, filter, tag string) (string, error) {
+	rows, total, err := b.list(inboxes, user, filter, tag, maxListRows)
 	if err != nil {
 		return "", err
 	}
-	title := listFilters[filter].title
+	title := listTitle(filter, tag)
 	if total == 0 {
 		return fmt.Sprintf("*%s*: none.", title), nil
 	}
@@ -178,7 +178,7 @@ func (b *Bot) homeView(inboxes []*Inbox, user string) (slack.HomeTabViewRequest,
 		}
 		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(countsText(n))))
 		for _, filter := range []string{"mine", "unassigned", "waiting"} {
-			rows, total, err := b.list(scope, user, filter, homeRows)
+			rows, total, err := b.list(scope, user, filter, "", homeRows)
 			if err != nil {
 				return slack.HomeTabViewRequest{}, err
 			}

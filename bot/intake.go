@@ -63,6 +63,9 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 		b.log.Error("reply in a conversation of an inbox that is not configured any more; not sent", "conv", conv.Num, "inbox", conv.Inbox)
 		return nil
 	}
+	if conv.MergedInto != 0 {
+		return b.refuseMergedReply(ctx, eventID, e, conv)
+	}
 	agent := b.userName(ctx, e.User)
 	look, bad := b.readReply(ctx, in, e.Text, agent, len(files) > 0)
 	if bad != "" {
@@ -88,11 +91,17 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 		AgentID: e.User, AgentName: agent, Text: look.Text, Recipients: look.Recipients, HoldUntil: hold,
 		MessageID: newMessageID(conv.Num, domainOf(in.Address)), Files: files,
 	})
-	if errors.Is(err, store.ErrDuplicate) {
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
 		b.log.Info("redelivered reply ignored", "event", eventID, "conv", conv.Num)
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrMerged):
+		return b.refuseMergedReply(ctx, eventID, e, conv)
+	case errors.Is(err, store.ErrBlocked):
+		return b.refuseReply(ctx, eventID, e, conv, fmt.Sprintf(
+			":warning: Your reply in #%d was NOT sent: %s, and nothing is mailed to blocked senders. `/inbox unblock` lifts a block.",
+			conv.Num, escape(err.Error())))
+	case err != nil:
 		return err
 	}
 	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID, "held", job.Held,

@@ -21,6 +21,16 @@ func (b *Bot) runNotice(ctx context.Context, j *store.SlackJob) error {
 		b.log.Warn("notice dropped: no inbox channel", "part", j.Notice.Part)
 		return b.st.FinishSlackJob(j.Seq)
 	}
+	if err := b.postTop(ctx, j, channel); err != nil {
+		return err
+	}
+	b.log.Info("notice posted", "part", j.Notice.Part, "resolved", j.Notice.Resolved)
+	return b.st.FinishSlackJob(j.Seq)
+}
+
+// postTop posts the parts of a job that is in no conversation at the top
+// of channel, each exactly once.
+func (b *Bot) postTop(ctx context.Context, j *store.SlackJob, channel string) error {
 	posts := b.jobPosts(nil, j)
 	for j.Done < len(posts) {
 		if _, err := b.postPart(ctx, j, channel, "", posts[j.Done]); err != nil {
@@ -32,8 +42,7 @@ func (b *Bot) runNotice(ctx context.Context, j *store.SlackJob) error {
 		j.Done++
 		j.Attempting = false
 	}
-	b.log.Info("notice posted", "part", j.Notice.Part, "resolved", j.Notice.Resolved)
-	return b.st.FinishSlackJob(j.Seq)
+	return nil
 }
 
 // slackDate shows t in each reader's own time zone, with fallback text for

@@ -156,8 +156,13 @@ func refused(err error) bool {
 // runJob carries out the remaining parts of a job, recording each, then
 // what follows them (marks on the agent's message).
 func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
-	if j.Kind == store.JobNotice {
-		return b.runNotice(ctx, j) // not in a conversation
+	switch j.Kind { // not in a conversation
+	case store.JobNotice:
+		return b.runNotice(ctx, j)
+	case store.JobDigest:
+		return b.runDigest(ctx, j)
+	case store.JobDM:
+		return b.runDM(ctx, j) // not in the channel
 	}
 	conv, err := b.st.Conv(j.Conv)
 	if err != nil {
@@ -227,7 +232,13 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	case store.JobPointer:
 		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
-		return mailPosts(conv, j, b.attachMax(conv))
+		posts := mailPosts(conv, j, b.attachMax(conv))
+		if len(posts) > 0 && posts[0].root {
+			posts[0].blocks = b.card(conv) // with links to other threads
+		}
+		return posts
+	case store.JobReminder:
+		return []post{{text: b.reminderText(conv, j)}}
 	case store.JobActivity:
 		if j.Change != nil {
 			return []post{{text: activityText(conv, j.Change)}}
@@ -245,7 +256,7 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return []post{{text: replyLine(j)}}
 	case store.JobCompose:
 		return []post{
-			{root: true, text: rootFallback(conv), blocks: rootBlocks(conv, true)},
+			{root: true, text: rootFallback(conv), blocks: b.card(conv)},
 			{text: fmt.Sprintf(":writing_hand: <@%s> started this conversation with %s. The first reply in this thread is the first email "+
 				"(`note:` and `//` stay internal, as everywhere); the answer lands here.", j.By, escape(conv.Customer.String()))},
 		}
@@ -253,6 +264,8 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return []post{{text: stillTryingText(j)}}
 	case store.JobNotice:
 		return []post{{text: noticeText(j.Notice)}}
+	case store.JobDigest:
+		return []post{{top: true, text: j.Text}}
 	}
 	return nil
 }

@@ -104,8 +104,15 @@ func displayName(a store.Address) string {
 	return a.Addr
 }
 
-// rootBlocks renders a conversation's root message: the status card.
+// rootBlocks renders a conversation's root message: the status card,
+// without links to other conversations (see Bot.card).
 func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
+	return cardBlocks(c, actions, nil)
+}
+
+// cardBlocks renders the status card; link, when not nil, links another
+// conversation's number to its thread.
+func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) string) []slack.Block {
 	subject := cmp.Or(c.Subject, "(no subject)")
 	owner := "Unassigned"
 	if c.Assignee != "" {
@@ -116,9 +123,13 @@ func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
 		// Someone else than the owner answered last: say so.
 		state += " · last reply by <@" + c.LastAgent + ">"
 	}
+	context := []slack.MixedElement{mrkdwn(state), plain(cut(peopleText(c), sectionMax))}
+	if len(c.Tags) > 0 {
+		context = append(context, plain(tagsText(c.Tags)))
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(cut(fmt.Sprintf("#%d · %s", c.Num, subject), headerMax))),
-		slack.NewContextBlock("", mrkdwn(state), plain(cut(peopleText(c), sectionMax))),
+		slack.NewContextBlock("", context...),
 	}
 	preview := c.Preview
 	if strings.TrimSpace(preview) != "" {
@@ -129,7 +140,9 @@ func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
 			blocks = append(blocks, notesBlock(notes))
 		}
 	}
-	if actions {
+	blocks = append(blocks, relatedBlocks(c, link)...)
+	if actions && c.MergedInto == 0 {
+		// A merged conversation is worked in the one it was merged into.
 		blocks = append(blocks, cardActions(c))
 	}
 	return blocks
@@ -252,6 +265,11 @@ func mailTextPosts(c *store.Conversation, j *store.SlackJob) []post {
 				"⚠️ New address: %s is not part of this conversation. Replies still go to %s; "+
 					"to include them, /inbox to %d ADDRESS or /inbox cc %d add ADDRESS.",
 				m.From.Addr, replyAddr(c).String(), c.Num, c.Num), sectionMax))))
+		}
+		if j.Blocked {
+			head = append(head, slack.NewContextBlock("", plain(fmt.Sprintf(
+				"🚫 %s is blocked: this mail is shown because it answers this conversation, but it reopens nothing and changes no recipient "+
+					"(/inbox blocked lists the blocks).", m.From.Addr))))
 		}
 		if j.Folded > 0 {
 			head = append(head, slack.NewContextBlock("", plain(cut(fmt.Sprintf(

@@ -12,6 +12,7 @@ type verb struct {
 	// reaction added (or removed, for unreact) on the root card.
 	react, unreact string
 	target         bool // takes a person (assign)
+	until          bool // takes an optional "until TIME" (hold), see timers.go
 }
 
 var verbs = []verb{
@@ -21,7 +22,7 @@ var verbs = []verb{
 	{command: "unassign", action: store.ActUnassign},
 	{command: "close", action: store.ActClose, button: "close", react: "white_check_mark"},
 	{command: "reopen", action: store.ActReopen, button: "reopen", unreact: "white_check_mark"},
-	{command: "hold", action: store.ActHold, button: "hold"},
+	{command: "hold", action: store.ActHold, button: "hold", until: true},
 }
 
 func verbBy(match func(v *verb) bool) *verb {

@@ -34,6 +34,9 @@ func (s *Store) Compose(cm Compose) (*Conversation, error) {
 	var out Conversation
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
+		if rule := blockedRule(tx, cm.To.Addr); rule != "" {
+			return blockedErr(cm.To.Addr, rule)
+		}
 		meta := tx.Bucket(bMeta)
 		num := getU64(meta.Get(kNextConv)) + 1
 		if err := meta.Put(kNextConv, u64(num)); err != nil {
@@ -46,7 +49,16 @@ func (s *Store) Compose(cm Compose) (*Conversation, error) {
 			ConvText: ConvText{History: []Change{ch}},
 		}
 		s.addParticipants(c, cm.To)
+		var err error
+		if c.Earlier, err = earlier(tx, cm.Inbox, cm.To.Addr, num); err != nil {
+			return err
+		}
 		if err := putConv(tx, nil, c, true); err != nil {
+			return err
+		}
+		ev := convEvent(c, now, EvOpened, cm.By, cm.To.Addr)
+		ev.Outbound = true
+		if err := logEvent(tx, ev); err != nil {
 			return err
 		}
 		out = *c
@@ -86,6 +98,9 @@ func (s *Store) EnqueueForward(f Forward) (*MailJob, error) {
 		_, err := updateConv(tx, f.Conv, func(c *Conversation) error {
 			if c.Latest == nil {
 				return ErrNoMail
+			}
+			if rule := blockedRule(tx, f.To.Addr); rule != "" {
+				return blockedErr(f.To.Addr, rule)
 			}
 			job = MailJob{
 				Conv: c.Num, Inbox: c.Inbox, MessageID: f.MessageID, To: f.To, Subject: forwardSubject(c.Latest.Subject),

@@ -61,6 +61,7 @@ func getConv(tx *bolt.Tx, num uint64) (*Conversation, error) {
 // is the stored state it replaces (nil for a new conversation). With
 // text false only the summary is written (the text is unchanged).
 func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
+	settleTimers(c)
 	if len(c.History) > maxHistory {
 		c.History = slices.Clone(c.History[len(c.History)-maxHistory:])
 	}
@@ -73,22 +74,29 @@ func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
 		}
 	}
 	for _, idx := range convIndexes {
-		b := tx.Bucket(idx.bucket)
-		var was []byte
+		var was [][]byte
 		if old != nil {
-			was = idx.key(old)
+			was = idx.keys(old)
 		}
-		now := idx.key(c)
-		if bytes.Equal(was, now) {
-			continue
+		if err := moveKeys(tx.Bucket(idx.bucket), was, idx.keys(c)); err != nil {
+			return err
 		}
-		if was != nil {
-			if err := b.Delete(was); err != nil {
+	}
+	return syncTimers(tx, old, c)
+}
+
+// moveKeys replaces the keys was of an index by now.
+func moveKeys(b *bolt.Bucket, was, now [][]byte) error {
+	for _, k := range was {
+		if !slices.ContainsFunc(now, func(n []byte) bool { return bytes.Equal(n, k) }) {
+			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}
-		if now != nil {
-			if err := b.Put(now, nil); err != nil {
+	}
+	for _, k := range now {
+		if !slices.ContainsFunc(was, func(w []byte) bool { return bytes.Equal(w, k) }) {
+			if err := b.Put(k, nil); err != nil {
 				return err
 			}
 		}
@@ -97,20 +105,23 @@ func putConv(tx *bolt.Tx, old, c *Conversation, text bool) error {
 }
 
 // convIndexes are kept by putConv in the transaction of every change, so
-// lists and counts never decode conversations they do not show.
+// lists and counts never decode conversations they do not show. A
+// conversation has any number of keys in an index (one per tag).
 var convIndexes = []struct {
 	bucket []byte
-	key    func(c *Conversation) []byte // nil: not in this index
+	keys   func(c *Conversation) [][]byte // none: not in this index
 }{
-	{bIdxStatus, func(c *Conversation) []byte {
-		return key([]byte(c.Inbox), []byte(c.Status), []byte(c.Assignee), u64(c.Num))
+	{bIdxStatus, func(c *Conversation) [][]byte {
+		return [][]byte{key([]byte(c.Inbox), []byte(c.Status), []byte(c.Assignee), u64(c.Num))}
 	}},
-	{bIdxClosed, func(c *Conversation) []byte {
+	{bIdxClosed, func(c *Conversation) [][]byte {
 		if c.Status != StatusClosed {
 			return nil
 		}
-		return append(key([]byte(c.Inbox), u64(uint64(c.ClosedAt.Unix()))), u64(c.Num)...)
+		return [][]byte{append(key([]byte(c.Inbox), u64(uint64(c.ClosedAt.Unix()))), u64(c.Num)...)}
 	}},
+	{bIdxTags, tagKeys},
+	{bIdxCustomer, customerKeys},
 }
 
 // updateConv changes a conversation (summary and text) in tx.
@@ -136,6 +147,7 @@ func cloneText(t *ConvText) {
 	t.Cc = slices.Clone(t.Cc)
 	t.Participants = slices.Clone(t.Participants)
 	t.Replies = slices.Clone(t.Replies)
+	t.MergedCc = slices.Clone(t.MergedCc)
 }
 
 // markCard records that conversation num's status card must be brought up
@@ -154,6 +166,9 @@ type ListQuery struct {
 	Assignee *string
 	Limit    int  // rows to return at most (0: none, only the total)
 	Newest   bool // newest first (default oldest first)
+	// Tag, when set, keeps only conversations with that tag (NormTag's
+	// form).
+	Tag string
 }
 
 // List returns conversations matching q, in number order, at most q.Limit
@@ -164,6 +179,14 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 		// Keep only the q.Limit first (or last) numbers while counting
 		// all: a list shows 40 rows of perhaps a million closed ones.
 		top := topK{k: q.Limit, newest: q.Newest}
+		var tagged map[uint64]bool
+		if q.Tag != "" {
+			// Both indexes, keys only: the tag's conversations, then
+			// the status index as without a tag, keeping those.
+			if tagged = tagSet(tx, q.Inboxes, q.Tag); len(tagged) == 0 {
+				return nil
+			}
+		}
 		c := tx.Bucket(bIdxStatus).Cursor()
 		for _, inbox := range q.Inboxes {
 			for _, st := range q.Statuses {
@@ -172,22 +195,32 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 					prefix = key([]byte(inbox), []byte(st), []byte(*q.Assignee), nil)
 				}
 				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-					top.add(getU64(k[len(k)-8:]))
+					n := getU64(k[len(k)-8:])
+					if tagged != nil && !tagged[n] {
+						continue
+					}
+					top.add(n)
 					total++
 				}
 			}
 		}
-		nums := top.nums
-		for _, n := range nums {
-			var conv Conversation
-			if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
-				return fmt.Errorf("conversation %d: %w", n, err)
-			}
-			rows = append(rows, conv)
-		}
-		return nil
+		rows, err = summaries(tx, top.nums)
+		return err
 	})
 	return rows, total, err
+}
+
+// summaries decodes the summaries of conversations nums, in that order.
+func summaries(tx *bolt.Tx, nums []uint64) ([]Conversation, error) {
+	var rows []Conversation
+	for _, n := range nums {
+		var conv Conversation
+		if err := getJSON(tx.Bucket(bConvs), u64(n), &conv); err != nil {
+			return nil, fmt.Errorf("conversation %d: %w", n, err)
+		}
+		rows = append(rows, conv)
+	}
+	return rows, nil
 }
 
 // topK keeps the k smallest numbers added (the k largest when newest), in

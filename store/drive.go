@@ -11,6 +11,13 @@ import (
 // sleeps until that time, or until kick says a commit queued new work.
 // A failing drain (the store, not a job) is logged and tried again soon.
 func Drive(ctx context.Context, kick <-chan struct{}, log *slog.Logger, drain func(context.Context) (time.Time, error)) {
+	DriveOn(ctx, time.Now, kick, log, drain)
+}
+
+// DriveOn is Drive on the clock now: the times drain returns are now's,
+// and sleeps are worked out from it. A clock that jumps (a test's) must
+// kick the loop, which then drains again at once.
+func DriveOn(ctx context.Context, now func() time.Time, kick <-chan struct{}, log *slog.Logger, drain func(context.Context) (time.Time, error)) {
 	for {
 		next, err := drain(ctx)
 		if ctx.Err() != nil {
@@ -18,11 +25,11 @@ func Drive(ctx context.Context, kick <-chan struct{}, log *slog.Logger, drain fu
 		}
 		if err != nil {
 			log.Error("queue", "err", err)
-			next = time.Now().Add(5 * time.Second)
+			next = now().Add(5 * time.Second)
 		}
 		wait := time.Hour
 		if !next.IsZero() {
-			wait = max(time.Until(next), 0)
+			wait = max(next.Sub(now()), 0)
 		}
 		t := time.NewTimer(wait)
 		select {

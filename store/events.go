@@ -28,6 +28,19 @@ func seen(tx *bolt.Tx, now time.Time, keys ...string) (bool, error) {
 	return false, nil
 }
 
+// once records a Slack event's ID ("" none) in tx, and fails with
+// ErrDuplicate when it was recorded already: a redelivery does nothing.
+func once(tx *bolt.Tx, now time.Time, eventID string) error {
+	if eventID == "" {
+		return nil
+	}
+	dup, err := seen(tx, now, "ev:"+eventID)
+	if err == nil && dup {
+		err = ErrDuplicate
+	}
+	return err
+}
+
 // MarkEvent records a Slack event that needs no outbox entry; it returns
 // true when the event was already recorded.
 func (s *Store) MarkEvent(eventID string) (dup bool, err error) {

@@ -94,10 +94,12 @@ type Look struct {
 // reply is not released: the author is asked (the returned Question),
 // and it stays held until they answer (SendNow, CancelReply) or the
 // question expires. It fails with ErrNotHeld when the reply is not held,
-// or waits for an answer.
+// or waits for an answer; and with ErrBlocked, the reply cancelled, when
+// its To is blocked.
 func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error) {
 	var job *MailJob
 	var asked *Question
+	var blocked error
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		j, err := heldJob(tx, seq)
 		if err != nil {
@@ -111,8 +113,21 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			j.Text, j.Recipients, j.EditedTS = look.Text, look.Recipients, look.EditedTS
 			j.Files, j.FilesReady = look.Files, false
 		}
+		if c, err := getConv(tx, j.Conv); err == nil {
+			// Blocked since it was written: never sent (a new reply to
+			// someone else may be).
+			probe := *j
+			s.address(&probe, j.Recipients, c)
+			if err := spare(tx, &probe); err != nil {
+				blocked = err
+				return s.cancelWhy(tx, j, EventInvalid, "", err.Error())
+			}
+		}
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
 			s.address(j, j.Recipients, c)
+			if err := spare(tx, j); err != nil {
+				return err
+			}
 			if why := clashes(c, j); len(why) > 0 {
 				ttl := look.QuestionTTL
 				if ttl <= 0 {
@@ -124,6 +139,7 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			}
 			j.Held = false
 			j.NextAttempt = time.Time{}
+			replied(c, now)
 			if r := setReplyState(c, seq, ReplyQueued, "", now); r != nil {
 				r.To, r.EditedTS = j.To.String(), j.EditedTS
 			}
@@ -138,6 +154,10 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if blocked != nil {
+		kick(s.slackKick)
+		return nil, nil, blocked
 	}
 	if asked == nil {
 		kick(s.mailKick)

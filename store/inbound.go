@@ -122,6 +122,7 @@ func (s *Store) RecordInbound(inbox, mailbox string, uidValidity uint32, mails [
 	}
 	if queued {
 		kick(s.slackKick)
+		kick(s.timerKick)
 	}
 	return out, nil
 }
@@ -141,16 +142,16 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 				return 0, false, "Message-ID already received", nil
 			}
 			var first Conversation
-			if getJSON(tx.Bucket(bConvs), u64(ref.Conv), &first) == nil && first.Inbox != inbox {
+			if getJSON(tx.Bucket(bConvs), u64(resolveMerged(tx, ref.Conv)), &first) == nil && first.Inbox != inbox {
 				// The same mail reached another of our inboxes first
 				// (To one, Cc the other): one conversation, and a line
 				// in this inbox's channel pointing to it.
 				pointer := *m
 				pointer.Text = ""
-				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: ref.Conv, Inbox: inbox, Mail: &pointer, Created: now},
+				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: first.Num, Inbox: inbox, Mail: &pointer, Created: now},
 					func(j *SlackJob, seq uint64) { j.Seq = seq })
 				*queued = err == nil
-				return ref.Conv, false, "", err
+				return first.Num, false, "", err
 			}
 		}
 	}
@@ -163,12 +164,20 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 	}
 	var old *Conversation
 	c := &Conversation{}
-	num := findConv(ids, m)
+	num := resolveMerged(tx, findConv(ids, m))
+	blocked := false
+	if rule := blockedRule(tx, m.From.Addr); rule != "" {
+		if num == 0 {
+			return 0, false, "blocked sender", stopBlocked(tx, rule, inbox, m, now)
+		}
+		blocked = true // it answers a conversation: shown, flagged
+	}
 	folded := 0
 	if num == 0 && m.Auto {
 		if num, folded, err = s.loopGuard(tx, m, now); err != nil {
 			return 0, false, "", err
 		}
+		num = resolveMerged(tx, num)
 	}
 	if num != 0 {
 		if old, err = getConv(tx, num); err != nil {
@@ -202,11 +211,14 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 				return 0, false, "", err
 			}
 		}
+		if c.Earlier, err = earlier(tx, inbox, m.From.Addr, conv); err != nil {
+			return 0, false, "", err
+		}
 	}
 	c.Updated = now
 	var reopened *Change
 	stranger := false
-	if !m.Auto {
+	if !m.Auto && !blocked {
 		// A mail from an address that is not in the conversation joined
 		// it only by its headers: shown, but it redirects nothing.
 		stranger = !isNew && !isParticipant(c, m.From.Addr)
@@ -218,7 +230,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 			if m.ReplyTo != nil && m.ReplyTo.Addr != "" {
 				c.ReplyTo = *m.ReplyTo
 			}
-			c.Cc = s.ccOf(c, c.ReplyTo, []string{m.From.Addr}, m.To, m.Cc)
+			c.Cc = s.ccOf(c, c.ReplyTo, []string{m.From.Addr}, m.To, m.Cc, c.MergedCc)
 			s.addParticipants(c, append([]Address{m.From, c.ReplyTo}, c.Cc...)...)
 			if m.MessageID != "" {
 				c.LastInbound = m.MessageID
@@ -234,10 +246,19 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 			c.ClosedAt = time.Time{}
 			reopened = &Change{At: now, Action: ActReopen, Target: "customer"}
 			c.History = append(c.History, *reopened)
+			if old.Status == StatusClosed {
+				c.Reopened = now
+			}
+		}
+		if c.Awaiting.IsZero() {
+			c.Awaiting = now // a person waits for an answer; a robot does not
 		}
 	} else if isNew {
 		c.ReplyTo = m.From
 		s.addParticipants(c, m.From)
+	}
+	if !m.Auto && !blocked {
+		s.startClock(c, now) // someone waits for an answer (timers.go)
 	}
 	if m.MessageID != "" {
 		c.Chain = appendID(c.Chain, m.MessageID)
@@ -250,13 +271,24 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 	if err := putConv(tx, old, c, true); err != nil {
 		return 0, false, "", err
 	}
+	ev := convEvent(c, now, EvReceived, "", m.From.Addr)
+	if isNew {
+		ev.Kind = EvOpened
+	}
+	ev.Auto = m.Auto
+	if err := logEvent(tx, ev); err != nil {
+		return 0, false, "", err
+	}
 	if reopened != nil {
+		if err := logEvent(tx, convEvent(c, now, EvReopened, "", string(old.Status))); err != nil {
+			return 0, false, "", err
+		}
 		if err := markCard(tx, conv); err != nil {
 			return 0, false, "", err
 		}
 	}
 	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now,
-		NewAddress: stranger, Folded: folded},
+		NewAddress: stranger, Folded: folded, Blocked: blocked},
 		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
 		return 0, false, "", err
 	}

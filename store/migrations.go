@@ -21,7 +21,7 @@ var migrations = []migration{
 	{1, "create buckets", func(_ *Store, tx *bolt.Tx) error {
 		return createBuckets(tx, bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents)
 	}},
-	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard", migrate2},
+	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard, tags, customers, blocked senders, event log, timers", migrate2},
 }
 
 func createBuckets(tx *bolt.Tx, names ...[]byte) error {
@@ -92,10 +92,11 @@ func all(b *bolt.Bucket) []kv {
 
 // migrate2 files schema-1 data (one inbox, one channel, nothing named) under
 // the legacy inbox and channel, splits conversations into summary and text,
-// builds the indexes, and re-keys threads, watermarks and message dedup keys
+// builds the indexes (status, closed, tags, customers), and re-keys threads, watermarks and message dedup keys
 // by channel or inbox.
 func migrate2(s *Store, tx *bolt.Tx) error {
-	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood, bOAuth); err != nil {
+	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood,
+		bOAuth, bIdxTags, bIdxCustomer, bBlocked, bEventLog, bTimers); err != nil {
 		return err
 	}
 	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))
@@ -119,6 +120,9 @@ func migrate2(s *Store, tx *bolt.Tx) error {
 		s.addParticipants(&conv, conv.Customer, conv.ReplyTo)
 		if conv.RootTS != "" {
 			conv.Channel = lg.Channel
+		}
+		if err := backfillEvents(tx, &conv); err != nil {
+			return err
 		}
 		if err := putConv(tx, nil, &conv, true); err != nil {
 			return err
@@ -188,6 +192,52 @@ func migrate2(s *Store, tx *bolt.Tx) error {
 			return err
 		}
 		return meta.Delete([]byte("slack_seen"))
+	}
+	return nil
+}
+
+// backfillEvents logs what a schema-1 conversation's record tells of its
+// past (its opening, and its capped history of workflow changes), so that
+// stats cover the time before the event log, and sets the timing it keeps
+// since. Schema 1 did not record replies: an open conversation nobody
+// replied to is taken as awaiting an answer since it was opened.
+func backfillEvents(tx *bolt.Tx, c *Conversation) error {
+	ev := convEvent(c, c.Created, EvOpened, "", c.Customer.Addr)
+	if err := logEvent(tx, ev); err != nil {
+		return err
+	}
+	status, owner := StatusOpen, ""
+	for _, h := range c.History {
+		ev := convEvent(c, h.At, 0, h.By, string(status))
+		switch h.Action {
+		case ActClaim, ActAssign, ActUnclaim, ActUnassign:
+			switch h.Action {
+			case ActClaim:
+				owner = h.By
+			case ActAssign:
+				owner = h.Target
+			default:
+				owner = ""
+			}
+			ev.Kind, ev.Target = EvAssigned, owner
+		case ActClose:
+			ev.Kind, ev.Since, status = EvClosed, cycleStart(c), StatusClosed
+		case ActReopen:
+			if status == StatusClosed {
+				c.Reopened = h.At
+			}
+			ev.Kind, status = EvReopened, StatusOpen
+		case ActHold:
+			ev.Kind, status = EvHold, StatusHold
+		default:
+			continue
+		}
+		if err := logEvent(tx, ev); err != nil {
+			return err
+		}
+	}
+	if c.Status != StatusClosed && c.LastAgent == "" {
+		c.Awaiting = c.Created
 	}
 	return nil
 }

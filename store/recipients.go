@@ -145,6 +145,7 @@ func (s *Store) SetRecipient(num uint64, action string, addr Address, by string)
 					return fmt.Errorf("%s is not in Cc: %w", addr.Addr, ErrNoChange)
 				}
 				c.Cc = slices.Delete(c.Cc, has, has+1)
+				c.MergedCc = slices.DeleteFunc(c.MergedCc, func(a Address) bool { return addrKey(a.Addr) == k })
 			case ActTo:
 				if addrKey(replyTo(c).Addr) == k {
 					return fmt.Errorf("replies already go to %s: %w", addr.Addr, ErrNoChange)

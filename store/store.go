@@ -8,6 +8,7 @@
 //	  "schema"          -> u64   schema version, see migrations.go
 //	  "next_conv"       -> u64   last conversation number handed out (unique per installation)
 //	  "alive:"<channel> -> u64   unix time up to which the channel's Slack events were being received
+//	  "digest:"<inbox>  -> u64   unix time of the latest weekly digest queued, see digest.go
 //	mailboxes
 //	  <inbox>\0<mailbox> -> JSON Watermark (UIDVALIDITY, last UID recorded)
 //	convs                          what lists and counts read: small
@@ -18,6 +19,10 @@
 //	  <inbox>\0<status>\0<assignee>\0<num u64> -> ""
 //	idx_closed
 //	  <inbox>\0<closed unix u64><num u64>      -> ""
+//	idx_tags                       one key per tag of a conversation
+//	  <inbox>\0<tag>\0<num u64>                -> ""
+//	idx_customer                   the customer's conversations, see history.go
+//	  <lower(customer address)>\0<inbox>\0<num u64> -> ""
 //	threads
 //	  <channel>\0<root ts> -> u64   conversation of a Slack thread
 //	msgids
@@ -35,9 +40,15 @@
 //	events
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
+//	  <address>         -> JSON floodCount
 //	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
 //	  <hash of the configured token> -> the latest refresh token
-//	  <address>         -> JSON floodCount
+//	blocked                        senders whose mail opens no conversation, see blocked.go
+//	  <address or domain, lower case> -> JSON Block
+//	eventlog                       append only: what happened when, by whom (stats), see eventlog.go
+//	  <unix nano u64><seq u64> -> binary Event (kind, flags, conversation, times, inbox, by, target)
+//	timers                         what is due when, derived from the conversations, see timers.go
+//	  <due unix ns u64><num u64><kind> -> ""
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -57,22 +68,27 @@ import (
 )
 
 var (
-	bMeta      = []byte("meta")
-	bMailboxes = []byte("mailboxes")
-	bConvs     = []byte("convs")
-	bConvText  = []byte("convtext")
-	bIdxStatus = []byte("idx_status")
-	bIdxClosed = []byte("idx_closed")
-	bThreads   = []byte("threads")
-	bMsgIDs    = []byte("msgids")
-	bToSlack   = []byte("toslack")
-	bRoots     = []byte("roots")
-	bCards     = []byte("cards")
-	bParked    = []byte("parked")
-	bToMail    = []byte("tomail")
-	bEvents    = []byte("events")
-	bAutoFlood = []byte("autoflood")
-	bOAuth     = []byte("oauth")
+	bMeta        = []byte("meta")
+	bMailboxes   = []byte("mailboxes")
+	bConvs       = []byte("convs")
+	bConvText    = []byte("convtext")
+	bIdxStatus   = []byte("idx_status")
+	bIdxClosed   = []byte("idx_closed")
+	bThreads     = []byte("threads")
+	bMsgIDs      = []byte("msgids")
+	bToSlack     = []byte("toslack")
+	bRoots       = []byte("roots")
+	bCards       = []byte("cards")
+	bParked      = []byte("parked")
+	bToMail      = []byte("tomail")
+	bEvents      = []byte("events")
+	bAutoFlood   = []byte("autoflood")
+	bIdxTags     = []byte("idx_tags")
+	bIdxCustomer = []byte("idx_customer")
+	bBlocked     = []byte("blocked")
+	bOAuth       = []byte("oauth")
+	bEventLog    = []byte("eventlog")
+	bTimers      = []byte("timers")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")
@@ -94,6 +110,8 @@ type Store struct {
 	slackKick *kicker
 	mailKick  *kicker
 	heldKick  *kicker
+	timerKick *kicker
+	targets   func(inbox string) Targets
 }
 
 // Legacy names the one inbox of a database written before inboxes had
@@ -119,6 +137,10 @@ type Options struct {
 	// NoSync skips fsync on commit: for tests and benchmarks that fill a
 	// store, never for a real installation (a crash could lose commits).
 	NoSync bool
+	// Targets are each inbox's response targets and auto-close (see
+	// timers.go); nil: none. When set, Open applies them to the clocks
+	// already running.
+	Targets func(inbox string) Targets
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings
@@ -144,13 +166,17 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
 	s := &Store{db: db, now: o.Now, legacy: o.Legacy, own: map[string]bool{},
-		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}}
+		slackKick: &kicker{}, mailKick: &kicker{}, heldKick: &kicker{}, timerKick: &kicker{}, targets: o.Targets}
 	for _, a := range o.OwnAddresses {
 		s.own[addrKey(a)] = true
 	}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := s.replan(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("response targets: %w", err)
 	}
 	return s, nil
 }
@@ -179,6 +205,14 @@ func (s *Store) MailKick() <-chan struct{} { return s.mailKick.subscribe() }
 // HeldKick returns a channel signalled after each commit that held a reply
 // or changed when a held one is due.
 func (s *Store) HeldKick() <-chan struct{} { return s.heldKick.subscribe() }
+
+// TimerKick returns a channel signalled after each commit that may have
+// made a timer due sooner (see timers.go), or after KickTimers.
+func (s *Store) TimerKick() <-chan struct{} { return s.timerKick.subscribe() }
+
+// KickTimers wakes the timer loop: the clock (Options.Now) jumped, as a
+// test's does.
+func (s *Store) KickTimers() { kick(s.timerKick) }
 
 // kicker wakes every subscriber; a wake-up that finds one busy is kept
 // (one per subscriber), so none is missed.

@@ -61,17 +61,24 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 			return ErrDuplicate
 		}
 		_, err = updateConv(tx, r.Conv, func(c *Conversation) error {
+			if err := notMerged(c); err != nil {
+				return err
+			}
 			job = MailJob{
 				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, AgentID: r.AgentID, AgentName: r.AgentName,
 				Text: r.Text, SlackTS: r.SlackTS, Channel: r.Channel, Created: now, EditedTS: r.EditedTS,
 				Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients, Files: r.Files,
 			}
 			s.address(&job, r.Recipients, c)
+			if err := spare(tx, &job); err != nil {
+				return err
+			}
 			state := ReplyQueued
 			if job.Held {
 				state = ReplyHeld
 			} else {
 				s.addParticipants(c, append([]Address{job.To}, job.Cc...)...)
+				replied(c, now)
 			}
 			c.Chain = appendID(c.Chain, r.MessageID)
 			c.Updated = now
@@ -81,6 +88,9 @@ func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
 				c.Assignee = r.AgentID
 				ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
 				c.History = append(c.History, ch)
+				if err := logEvent(tx, convEvent(c, now, EvAssigned, r.AgentID, r.AgentID)); err != nil {
+					return err
+				}
 				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
 					return err
 				}
@@ -204,9 +214,13 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 			if failure != "" || j.Forward {
 				return nil
 			}
+			if err := logReply(tx, c, j.AgentID, now); err != nil {
+				return err
+			}
 			if c.Status == StatusOpen {
 				c.Status = StatusWaiting
 			}
+			s.armAutoClose(c, now)
 			c.LastAgent = j.AgentID
 			c.Updated = now
 			return markCard(tx, c.Num)
@@ -221,6 +235,7 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 	})
 	if err == nil {
 		kick(s.slackKick)
+		kick(s.timerKick)
 	}
 	return err
 }
@@ -232,4 +247,17 @@ func recipientsText(j MailJob) string {
 		out += ", " + a.String()
 	}
 	return out
+}
+
+// logReply logs a reply of agent to conversation c sent at now: the
+// customer's wait, if any, is over.
+func logReply(tx *bolt.Tx, c *Conversation, agent string, now time.Time) error {
+	ev := convEvent(c, now, EvReplied, agent, "")
+	ev.Since = c.Awaiting
+	ev.First = c.FirstReply.IsZero() && !c.Outbound
+	c.Awaiting = time.Time{}
+	if c.FirstReply.IsZero() {
+		c.FirstReply = now
+	}
+	return logEvent(tx, ev)
 }

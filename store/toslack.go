@@ -157,6 +157,14 @@ func enqueueActivity(tx *bolt.Tx, conv uint64, ch Change, now time.Time) error {
 		func(j *SlackJob, seq uint64) { j.Seq = seq })
 }
 
+// recordChange records a change in c's history (as its latest update)
+// and queues its line in the thread.
+func recordChange(tx *bolt.Tx, c *Conversation, ch Change) error {
+	c.History = append(c.History, ch)
+	c.Updated = ch.At
+	return enqueueActivity(tx, c.Num, ch, ch.At)
+}
+
 // ---- status cards ----------------------------------------------------------
 
 // Card is a status card to refresh: Version tells CardDone whether a change

@@ -55,6 +55,36 @@ type Conversation struct {
 	// Outbound is set for a conversation an agent started (/inbox new):
 	// Customer is then whom it was written to.
 	Outbound bool `json:"outbound,omitempty"`
+	// Tags are the conversation's tags, lower case, sorted (see tags.go).
+	Tags []string `json:"tags,omitempty"`
+	// MergedInto is the conversation this one was merged into (see
+	// merge.go): its mail lands there now. MergedFrom lists those merged
+	// into this one.
+	MergedInto uint64   `json:"merged_into,omitempty"`
+	MergedFrom []uint64 `json:"merged_from,omitempty"`
+
+	// Awaiting is when the customer's oldest unanswered mail came (zero:
+	// nobody waits for an answer): a sent reply or a close ends the wait.
+	Awaiting time.Time `json:"awaiting,omitzero"`
+	// FirstReply is when its first reply was sent (zero: none yet).
+	FirstReply time.Time `json:"first_reply,omitzero"`
+	// Reopened is when it was last reopened after a close (zero: never):
+	// its resolution time counts from then.
+	Reopened time.Time `json:"reopened,omitzero"`
+	// Timers (timers.go). Clock runs while a customer waits for an
+	// answer; WakeAt ends a hold (a snooze); AutoCloseAt closes a
+	// conversation waiting on the customer since WaitingSince.
+	Clock        Clock     `json:"clock,omitzero"`
+	WakeAt       time.Time `json:"wake_at,omitzero"`
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
+	AutoCloseAt  time.Time `json:"auto_close_at,omitzero"`
+	// What the response clocks recorded, for statistics: when the first
+	// reply was released to the outbox, and how many targets were met
+	// (a reply before the due time) or breached (each also an ActBreach
+	// entry in History, with its time).
+	FirstReplyAt    time.Time `json:"first_reply_at,omitzero"`
+	TargetsMet      int       `json:"targets_met,omitempty"`
+	TargetsBreached int       `json:"targets_breached,omitempty"`
 
 	ConvText `json:"-"`
 }
@@ -98,6 +128,13 @@ type ConvText struct {
 	// newest last, capped: edits, deletions, bounces and the collision
 	// guard look them up.
 	Replies []ReplyRef `json:"replies,omitempty"`
+	// Earlier is what the customer's earlier conversations in the same
+	// inbox were when this one opened: a snapshot the card shows.
+	Earlier *Earlier `json:"earlier,omitempty"`
+	// MergedCc are the addresses a merge joined (everyone of both
+	// conversations): they stay in Cc whoever writes next, until an
+	// agent takes one out.
+	MergedCc []Address `json:"merged_cc,omitempty"`
 	// LatestFiles maps the spool name (Attachment.Ref) of an attachment
 	// of Latest to its Slack file once it is uploaded: what /inbox
 	// forward sends on.
@@ -167,6 +204,9 @@ const (
 	// JobPointer says in another inbox's channel that a mail it received
 	// is a conversation of the inbox that received it first.
 	JobPointer = "pointer"
+	// JobDigest posts a weekly digest (Text) at the top of an inbox's
+	// channel (Inbox). Conv is 0.
+	JobDigest = "digest"
 )
 
 // Events of JobCancelled and JobReplyLine.
@@ -208,16 +248,19 @@ type SlackJob struct {
 	Change *Change `json:"change,omitempty"` // JobActivity
 	Notice *Notice `json:"notice,omitempty"` // JobNotice
 	// Inbox is the inbox whose channel the job posts in when that is not
-	// the conversation's (JobPointer).
+	// the conversation's (JobPointer, JobDigest).
 	Inbox string `json:"inbox,omitempty"`
+	// Text is a post the bot rendered when it queued the job (JobDigest).
+	Text string `json:"text,omitempty"`
 
 	ReplyTS string `json:"reply_ts,omitempty"` // JobSent/JobFailed/JobStillTrying: the agent's Slack message
 	To      string `json:"to,omitempty"`
 	Error   string `json:"error,omitempty"`
 
-	Event   string    `json:"event,omitempty"`   // JobCancelled, JobReplyLine: what happened (Event*)
+	Event   string    `json:"event,omitempty"`   // JobCancelled, JobReplyLine: what happened (Event*); JobReminder, JobDM: Timer*
 	By      string    `json:"by,omitempty"`      // who did it (Slack user ID)
-	At      time.Time `json:"at,omitzero"`       // JobReplyLine: when the reply was sent
+	At      time.Time `json:"at,omitzero"`       // JobReplyLine: when the reply was sent; JobReminder, JobDM: when the target is due
+	Target  string    `json:"target,omitempty"`  // JobReminder, JobDM: the clock (ClockFirst, ClockNext)
 	Forward bool      `json:"forward,omitempty"` // JobSent/JobFailed: a forward, not a reply
 	// NewAddress (JobMail) flags a mail that joined the conversation from
 	// an address that is not one of its participants.
@@ -226,6 +269,9 @@ type SlackJob struct {
 	// this hour when the loop guard added this one to an existing
 	// conversation instead of opening one.
 	Folded int `json:"folded,omitempty"`
+	// Blocked (JobMail) flags a mail from a blocked sender that answers
+	// an existing conversation: shown, but it changed nothing.
+	Blocked bool `json:"blocked,omitempty"`
 
 	// FileID is the Slack file of the current part (Done) when that part
 	// is an upload: recorded once files.getUploadURLExternal gave it,

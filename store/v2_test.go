@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,11 +95,22 @@ func TestMigration2FromSchema1(t *testing.T) {
 		t.Errorf("participants after migration: %v", c2.Participants)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bAutoFlood) == nil {
-			t.Error("no loop guard bucket")
+		for _, b := range [][]byte{bAutoFlood, bIdxTags, bIdxCustomer, bBlocked} {
+			if tx.Bucket(b) == nil {
+				t.Errorf("no bucket %s", b)
+			}
+		}
+		if tx.Bucket(bTimers) == nil {
+			t.Error("no timers bucket")
 		}
 		return nil
 	})
+	// Every index is built for the migrated conversations: the customer
+	// index among them, so their history is there from the start.
+	checkIndexes(t, s)
+	if rows, total, err := s.History(strings.ToUpper(c2.Customer.Addr), []string{testInbox}, 10); err != nil || total == 0 || !slices.ContainsFunc(rows, func(c Conversation) bool { return c.Num == 2 }) {
+		t.Errorf("history of %s after migration: %d %+v %v", c2.Customer.Addr, total, rows, err)
+	}
 	// It keeps working: a new mail threads into a migrated conversation.
 	m6 := mail("m6@example.com", "Re: Invoice", "m2@example.com")
 	m6.From = c2.Customer
@@ -106,6 +119,16 @@ func TestMigration2FromSchema1(t *testing.T) {
 	}
 	if jobs, _ := s.SlackJobs(); jobs[len(jobs)-1].NewAddress {
 		t.Error("the customer's mail after migration is flagged as a stranger's")
+	}
+	// Their next new conversation's card names the migrated ones.
+	m7 := mail("m7@example.com", "Another question")
+	m7.From = c2.Customer
+	r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 22, Mail: m7}})
+	if err != nil || !r[0].NewConv {
+		t.Fatalf("new conversation after migration: %+v %v", r, err)
+	}
+	if c7, _ := s.Conv(r[0].Conv); c7.Earlier == nil || !slices.ContainsFunc(c7.Earlier.Recent, func(e EarlierConv) bool { return e.Num == 2 }) {
+		t.Errorf("earlier conversations after migration: %+v", c7.Earlier)
 	}
 }
 
@@ -311,5 +334,40 @@ func TestParkBehindParkedEvents(t *testing.T) {
 	}
 	if c, parked, _ := s.Park("CIN", "5.1", []byte(`"later"`)); parked || c == nil || c.Num != 1 {
 		t.Errorf("with nothing parked: %+v %v", c, parked)
+	}
+}
+
+// Migration 2 logs what schema-1 records tell of the past (openings and
+// the workflow history), so that stats cover the time before the log.
+func TestMigration2BackfillsEventLog(t *testing.T) {
+	s, err := openSchema1(t, Options{Legacy: Legacy{Inbox: testInbox, Channel: "CIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range allEvents(t, s) {
+		got = append(got, fmt.Sprintf("%s #%d %s by=%s target=%s since=%v", e.At.UTC().Format("15:04"), e.Conv, e.Kind, e.By, e.Target,
+			!e.Since.IsZero()))
+		if e.Inbox != testInbox {
+			t.Errorf("backfilled event without its inbox: %+v", e)
+		}
+	}
+	want := []string{
+		"10:01 #1 opened by= target=carl@example.com since=false",
+		"10:02 #2 opened by= target=carl@example.com since=false",
+		"10:03 #3 opened by= target=carl@example.com since=false",
+		"10:04 #4 opened by= target=carl@example.com since=false",
+		"10:05 #1 assigned by=UALICE target=UBOB since=false",
+		"10:06 #3 closed by=UALICE target=open since=true",
+		"10:07 #2 assigned by=UALICE target=UALICE since=false",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("backfilled events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Open conversations nobody replied to are awaiting an answer.
+	for num, awaiting := range map[uint64]bool{1: true, 2: true, 3: false} {
+		if c, _ := s.Conv(num); c.Awaiting.IsZero() == awaiting || (awaiting && !c.Awaiting.Equal(c.Created)) {
+			t.Errorf("#%d awaiting %v", num, c.Awaiting)
+		}
 	}
 }

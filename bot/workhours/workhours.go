@@ -213,3 +213,54 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// Weekly is a time of the week (a weekly digest's): a weekday and a time
+// of day, in a calendar's zone.
+type Weekly struct {
+	Day time.Weekday
+	At  time.Duration // after midnight
+}
+
+// ParseWeekly reads "mon 09:00" (or "Monday 9:00").
+func ParseWeekly(v string) (Weekly, error) {
+	day, clock, ok := strings.Cut(strings.TrimSpace(v), " ")
+	bad := fmt.Errorf("must be a weekday and a time, e.g. mon 09:00, got %q", v)
+	if !ok {
+		return Weekly{}, bad
+	}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if strings.EqualFold(day, d.String()[:3]) || strings.EqualFold(day, d.String()) {
+			t, err := time.Parse("15:04", strings.TrimSpace(clock))
+			if err != nil {
+				return Weekly{}, bad
+			}
+			return Weekly{Day: d, At: time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute}, nil
+		}
+	}
+	return Weekly{}, bad
+}
+
+// Last is the latest time of the week w at or before t, in loc.
+func (w Weekly) Last(t time.Time, loc *time.Location) time.Time {
+	t = t.In(loc)
+	y, m, d := t.Date()
+	back := (int(t.Weekday()) - int(w.Day) + 7) % 7
+	// Built from the date, not by subtracting hours: a day with a clock
+	// change is not 24 hours long.
+	at := w.on(y, m, d-back, loc)
+	if at.After(t) {
+		at = w.on(y, m, d-back-7, loc)
+	}
+	return at
+}
+
+// Next is the first time of the week w after t, in loc.
+func (w Weekly) Next(t time.Time, loc *time.Location) time.Time {
+	last := w.Last(t, loc).In(loc)
+	y, m, d := last.Date()
+	return w.on(y, m, d+7, loc)
+}
+
+func (w Weekly) on(y int, m time.Month, d int, loc *time.Location) time.Time {
+	return time.Date(y, m, d, int(w.At/time.Hour), int(w.At%time.Hour/time.Minute), 0, 0, loc)
+}

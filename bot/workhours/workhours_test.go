@@ -103,3 +103,32 @@ func TestAlwaysAndErrors(t *testing.T) {
 		t.Error("weekend calendar wrong")
 	}
 }
+
+func TestWeekly(t *testing.T) {
+	c := berlin(t)
+	for _, bad := range []string{"", "monday", "mon", "mon 25:00", "someday 09:00", "09:00 mon"} {
+		if _, err := ParseWeekly(bad); err == nil {
+			t.Errorf("ParseWeekly(%q) accepted", bad)
+		}
+	}
+	w, err := ParseWeekly(" Monday 9:00 ")
+	if err != nil || w != (Weekly{Day: time.Monday, At: 9 * time.Hour}) {
+		t.Fatalf("%+v %v", w, err)
+	}
+	for _, tc := range []struct{ now, last, next string }{
+		{"2026-12-02 12:00", "2026-11-30 09:00", "2026-12-07 09:00"}, // Wednesday
+		{"2026-12-07 09:00", "2026-12-07 09:00", "2026-12-14 09:00"}, // on the minute
+		{"2026-12-07 08:59", "2026-11-30 09:00", "2026-12-07 09:00"}, // just before
+		{"2026-12-06 23:00", "2026-11-30 09:00", "2026-12-07 09:00"}, // Sunday
+		{"2026-03-30 10:00", "2026-03-30 09:00", "2026-04-06 09:00"}, // after the spring clock change
+		{"2026-03-29 12:00", "2026-03-23 09:00", "2026-03-30 09:00"}, // on its day
+	} {
+		now := at(t, c, tc.now)
+		if got := w.Last(now, c.Location()); !got.Equal(at(t, c, tc.last)) {
+			t.Errorf("Last(%s) = %s, want %s", tc.now, got.In(c.Location()), tc.last)
+		}
+		if got := w.Next(now, c.Location()); !got.Equal(at(t, c, tc.next)) {
+			t.Errorf("Next(%s) = %s, want %s", tc.now, got.In(c.Location()), tc.next)
+		}
+	}
+}

@@ -224,8 +224,10 @@ func (m *Main) transport(api *slack.Client) bot.Transport {
 // backoff. Parts keep running (and reconnecting) until Close.
 func (m *Main) Run(ctx context.Context) error {
 	first := m.Config.Inboxes[0]
+	inboxes := m.botInboxes()
 	st, err := store.Open(m.Config.DBPath, store.Options{Timeout: 5 * time.Second, Now: m.Now,
-		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}, OwnAddresses: m.ownAddresses()})
+		Legacy: store.Legacy{Inbox: first.ID(), Channel: first.Channel}, OwnAddresses: m.ownAddresses(),
+		Targets: bot.TargetsOf(inboxes)})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fmt.Errorf("%w (is another inboxbot running with DB_PATH=%s?)", err, m.Config.DBPath)
@@ -249,7 +251,7 @@ func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	api := m.slackAPI(botMetrics)
 	botCfg := m.SlackTune
-	botCfg.Inboxes, botCfg.Metrics, botCfg.Now, botCfg.Spool = m.botInboxes(), botMetrics, m.Now, m.spool
+	botCfg.Inboxes, botCfg.Metrics, botCfg.Now, botCfg.Spool = inboxes, botMetrics, m.Now, m.spool
 	botCfg.AI.URL, botCfg.AI.Model, botCfg.AI.Key = c.AIURL, c.AIModel, c.AIKey
 	m.bot = bot.New(botCfg, api, st, m.Log)
 	transport := m.transport(api)

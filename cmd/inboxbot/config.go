@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/inboxbot/inboxbot/bot/workhours"
+	"github.com/inboxbot/inboxbot/store"
 )
 
 // Config is the whole configuration: the Slack app, the database, and one or
@@ -697,21 +698,8 @@ func isListSep(r rune) bool { return r == ',' || r == ' ' || r == ';' }
 
 // parseWeekTime reads "mon 09:00" (a weekday and a time of day).
 func parseWeekTime(v string) (time.Weekday, time.Duration, error) {
-	day, clock, ok := strings.Cut(strings.TrimSpace(v), " ")
-	bad := fmt.Errorf("must be a weekday and a time, e.g. mon 09:00, got %q", v)
-	if !ok {
-		return 0, 0, bad
-	}
-	for d := time.Sunday; d <= time.Saturday; d++ {
-		if strings.EqualFold(day, d.String()[:3]) || strings.EqualFold(day, d.String()) {
-			t, err := time.Parse("15:04", strings.TrimSpace(clock))
-			if err != nil {
-				return 0, 0, bad
-			}
-			return d, time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
-		}
-	}
-	return 0, 0, bad
+	w, err := workhours.ParseWeekly(v)
+	return w.Day, w.At, err
 }
 
 // parseReactionTags reads "moneybag=billing, bug=bug" (reaction names
@@ -720,9 +708,10 @@ func parseReactionTags(v string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
 		name, tag, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		name, tag = strings.Trim(strings.TrimSpace(name), ":"), strings.ToLower(strings.TrimSpace(tag))
-		if !ok || name == "" || tag == "" || strings.ContainsAny(tag, " \t") {
-			return nil, fmt.Errorf("must be reaction=tag pairs, e.g. moneybag=billing, bug=bug, got %q", v)
+		name = strings.Trim(strings.TrimSpace(name), ":")
+		tag, err := store.NormTag(tag) // the form /inbox tag keeps
+		if !ok || name == "" || err != nil {
+			return nil, fmt.Errorf("must be reaction=tag pairs, e.g. moneybag=billing, bug=bug (a tag is letters, digits and - _ . / +), got %q", v)
 		}
 		out[name] = tag
 	}

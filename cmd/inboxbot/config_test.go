@@ -70,6 +70,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"ON_DUTY_GROUP", "@support", `ON_DUTY_GROUP: must be a user group ID`},
 		{"DIGEST", "monday", `DIGEST: must be a weekday and a time`},
 		{"REACTION_TAGS", "moneybag", `REACTION_TAGS: must be reaction=tag pairs`},
+		{"REACTION_TAGS", "moneybag=<!channel>", `REACTION_TAGS: must be reaction=tag pairs`},
 		{"AI_URL", "localhost:11434", `AI_URL: must be the chat-completions endpoint`},
 	} {
 		env := validEnv()
