@@ -190,7 +190,9 @@ func downloadRefused(err error) bool {
 		return sc.Code == http.StatusNotFound || sc.Code == http.StatusForbidden || sc.Code == http.StatusGone ||
 			sc.Code == http.StatusUnauthorized
 	}
-	return strings.Contains(err.Error(), "sign-in page")
+	// slack-go's own words: the sign-in redirect, and a URL that is not
+	// Slack's (it never sends the token elsewhere).
+	return strings.Contains(err.Error(), "sign-in page") || strings.Contains(err.Error(), "refusing to send the token")
 }
 
 // dropOutFiles removes the spool files of an outbox job.
