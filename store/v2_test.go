@@ -371,3 +371,20 @@ func TestMigration2BackfillsEventLog(t *testing.T) {
 		}
 	}
 }
+
+// A refresh that began before a mark was cleared and set again must not
+// clear the new mark (its version would repeat if versions were counted
+// per card): the card would keep the older state for good.
+func TestCardMarkVersionsNeverRepeat(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("cv@x", "Versions"))
+	s.Act(1, ActClaim, "UA", "", "")
+	old, _ := s.CardsAfter(0, 10) // the queue's refresh reads the mark...
+	s.CardDone(old[0])            // ...while the click's own refresh clears it
+	s.Act(1, ActAssign, "UA", "UB", "")
+	s.CardDone(old[0]) // the queue's refresh ends, having read the older state
+	if cards, _ := s.CardsAfter(0, 10); len(cards) != 1 {
+		t.Fatal("the assignment's mark was cleared by a refresh of the state before it")
+	}
+}
