@@ -21,7 +21,7 @@ var migrations = []migration{
 	{1, "create buckets", func(_ *Store, tx *bolt.Tx) error {
 		return createBuckets(tx, bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents)
 	}},
-	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard", migrate2},
+	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard, saved replies", migrate2},
 }
 
 func createBuckets(tx *bolt.Tx, names ...[]byte) error {
@@ -95,7 +95,7 @@ func all(b *bolt.Bucket) []kv {
 // builds the indexes, and re-keys threads, watermarks and message dedup keys
 // by channel or inbox.
 func migrate2(s *Store, tx *bolt.Tx) error {
-	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood); err != nil {
+	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood, bSavedReplies); err != nil {
 		return err
 	}
 	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))

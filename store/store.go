@@ -36,6 +36,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	savedreplies                   texts agents reuse, per inbox, see savedreplies.go
+//	  <inbox>\0<name lower case> -> JSON SavedReply
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -70,6 +72,8 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+
+	bSavedReplies = []byte("savedreplies")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")

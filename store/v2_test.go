@@ -96,6 +96,9 @@ func TestMigration2FromSchema1(t *testing.T) {
 		if tx.Bucket(bAutoFlood) == nil {
 			t.Error("no loop guard bucket")
 		}
+		if tx.Bucket(bSavedReplies) == nil {
+			t.Error("no saved replies bucket")
+		}
 		return nil
 	})
 	// It keeps working: a new mail threads into a migrated conversation.
