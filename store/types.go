@@ -163,6 +163,9 @@ const (
 	// JobPointer says in another inbox's channel that a mail it received
 	// is a conversation of the inbox that received it first.
 	JobPointer = "pointer"
+	// JobComposed posts a reply written in the composer (Composed) in its
+	// thread; once posted, it is queued as a reply (see ComposedPosted).
+	JobComposed = "composed"
 )
 
 // Events of JobCancelled and JobReplyLine.
@@ -222,6 +225,8 @@ type SlackJob struct {
 	// this hour when the loop guard added this one to an existing
 	// conversation instead of opening one.
 	Folded int `json:"folded,omitempty"`
+	// Composed (JobComposed) is the reply to post and then send.
+	Composed *ComposedReply `json:"composed,omitempty"`
 
 	Created     time.Time `json:"created"`
 	Done        int       `json:"done"`       // parts posted
@@ -278,6 +283,8 @@ type MailJob struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// StillTrying is set once the thread was told the reply is late.
 	StillTrying bool `json:"still_trying,omitempty"`
+	// Composed: written in the composer (see Reply.Composed).
+	Composed bool `json:"composed,omitempty"`
 }
 
 // Question is a held reply's question to its author: something happened
