@@ -64,7 +64,7 @@ func (b *Bot) refreshCard(ctx context.Context, card store.Card) error {
 	}
 	err = b.pace.do(updateKey, func() error {
 		_, _, _, err := b.api.UpdateMessageContext(ctx, c.Channel, c.RootTS,
-			slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true)...))
+			slack.MsgOptionText(rootFallback(c), false), slack.MsgOptionBlocks(rootBlocks(c, true, b.cardExtras(c)...)...))
 		return err
 	})
 	if err != nil {

@@ -46,6 +46,7 @@ func commands() []namedCommand {
 		{"forward", command{"forward N ADDRESS [comment]", (*Bot).mailCommand}},
 		{"cc", command{"cc N add|remove ADDRESS", (*Bot).mailCommand}},
 		{"to", command{"to N ADDRESS", (*Bot).mailCommand}},
+		{"replies", command{"replies [add NAME TEXT | edit NAME TEXT | remove NAME]", (*Bot).repliesCommand}},
 	}...)
 }
 

@@ -190,7 +190,12 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		if p.root {
 			root, conv.RootTS, conv.Channel = ts, ts, channel
 		}
-		if err := b.st.SlackPartDone(j.Seq, j.Done, channel, root); err != nil {
+		if j.Kind == store.JobComposed {
+			err = b.composedPosted(ctx, conv, j, channel, ts)
+		} else {
+			err = b.st.SlackPartDone(j.Seq, j.Done, channel, root)
+		}
+		if err != nil {
 			return err
 		}
 		j.Done++
@@ -212,7 +217,9 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	case store.JobPointer:
 		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
-		return mailPosts(conv, j)
+		return mailPosts(conv, j, b.cardExtras(conv)...)
+	case store.JobComposed:
+		return composedPosts(j)
 	case store.JobActivity:
 		if j.Change != nil {
 			return []post{{text: activityText(conv, j.Change)}}
@@ -230,7 +237,7 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return []post{{text: replyLine(j)}}
 	case store.JobCompose:
 		return []post{
-			{root: true, text: rootFallback(conv), blocks: rootBlocks(conv, true)},
+			{root: true, text: rootFallback(conv), blocks: rootBlocks(conv, true, b.cardExtras(conv)...)},
 			{text: fmt.Sprintf(":writing_hand: <@%s> started this conversation with %s. The first reply in this thread is the first email "+
 				"(`note:` and `//` stay internal, as everywhere); the answer lands here.", j.By, escape(conv.Customer.String()))},
 		}
@@ -356,6 +363,12 @@ func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, channel, thread s
 		}
 		if thread != "" {
 			o = append(o, slack.MsgOptionTS(thread))
+		}
+		if p.username != "" {
+			o = append(o, slack.MsgOptionUsername(p.username))
+		}
+		if p.icon != "" {
+			o = append(o, slack.MsgOptionIconURL(p.icon))
 		}
 		return o
 	}
