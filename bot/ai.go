@@ -72,10 +72,11 @@ func (b *Bot) cardExtras(c *store.Conversation) []slack.BlockElement {
 
 // aiClick handles the card's AI menu.
 func (b *Bot) aiClick(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) (string, error) {
-	what, arg, _ := strings.Cut(a.SelectedOption.Value, ":")
+	value := cmp.Or(a.SelectedOption.Value, a.Value) // a menu option, or a button
+	what, arg, _ := strings.Cut(value, ":")
 	num, err := parseConvValue(arg)
 	if err != nil || (what != aiSummarize && what != aiDraft) {
-		b.log.Warn("unknown AI menu option", "value", a.SelectedOption.Value)
+		b.log.Warn("unknown AI menu option", "value", value)
 		return "", nil
 	}
 	if !b.aiOn() {
