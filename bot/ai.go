@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -335,28 +336,35 @@ func (b *Bot) threadEntry(ctx context.Context, c *store.Conversation, m slack.Me
 }
 
 // capTranscript joins head and entries, leaving out entries after the
-// first, oldest first, until it fits in max characters.
+// first, oldest first, until it fits in max bytes (the latest entry is
+// always kept; if even that is too long, the end is kept).
 func capTranscript(head string, entries []string, max int) string {
-	size := len(head)
-	for _, e := range entries {
-		size += len(e) + 2
-	}
-	skipped := 0
-	for size > max && len(entries)-skipped > 1 {
-		size -= len(entries[1+skipped]) + 2
-		skipped++
-	}
 	parts := []string{head}
 	if len(entries) > 0 {
-		parts = append(parts, cut(entries[0], max/2))
-		if skipped > 0 {
+		first := cut(entries[0], max/2)
+		budget := max - len(head) - len(first) - 4 - 48 // separators, the line saying what is left out
+		keep, used := len(entries), 0
+		for keep > 1 {
+			n := len(entries[keep-1]) + 2
+			if used+n > budget && keep < len(entries) {
+				break
+			}
+			used += n
+			keep--
+		}
+		parts = append(parts, first)
+		if skipped := keep - 1; skipped > 0 {
 			parts = append(parts, fmt.Sprintf("[%d earlier messages left out]", skipped))
 		}
-		parts = append(parts, entries[1+skipped:]...)
+		parts = append(parts, entries[keep:]...)
 	}
 	out := strings.Join(parts, "\n\n")
 	if len(out) > max {
-		out = out[len(out)-max:] // one huge latest entry: keep its end
+		i := len(out) - max
+		for i < len(out) && !utf8.RuneStart(out[i]) {
+			i++
+		}
+		out = out[i:]
 	}
 	return out
 }
