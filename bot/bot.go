@@ -185,7 +185,10 @@ func New(cfg Config, api SlackAPI, st *store.Store, log *slog.Logger) *Bot {
 // before Handle or the queue loops.
 func (b *Bot) Start(ctx context.Context) error {
 	auth, err := b.api.AuthTestContext(ctx)
-	if err != nil {
+	if err != nil && IsPermanent(err) {
+		// Revoked between the start-up check and now: say what to do.
+		return b.tokenRejected(fmt.Errorf("slack auth.test: %w", err))
+	} else if err != nil {
 		return fmt.Errorf("slack auth.test: %w", err)
 	}
 	b.botUserID, b.botID, b.teamURL = auth.UserID, auth.BotID, auth.URL

@@ -18,6 +18,8 @@ import (
 	"github.com/wneessen/go-mail"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/inboxbot/inboxbot/store"
 )
 
 // OAuth providers with presets (token endpoint and scopes).
@@ -76,9 +78,28 @@ type tokens struct {
 
 	mu  sync.Mutex // one refresh at a time; guards cur
 	cur *oauth2.Token
+
+	// kept stores the refresh token as the provider rotates it, under
+	// key; nil keeps it in memory only.
+	kept refreshTokens
+	key  string
 }
 
-func newTokens(server string, o OAuth, log *slog.Logger) *tokens {
+// refreshTokens keeps refresh tokens across restarts (the store).
+type refreshTokens interface {
+	OAuthRefresh(key string) (string, error)
+	SetOAuthRefresh(key, token string) error
+}
+
+// keptIn is where refresh tokens are kept: the store, if there is one.
+func keptIn(st *store.Store) refreshTokens {
+	if st == nil {
+		return nil
+	}
+	return st
+}
+
+func newTokens(server string, o OAuth, log *slog.Logger, kept refreshTokens) *tokens {
 	tokenURL, scopes := o.TokenURL, o.Scopes
 	style := oauth2.AuthStyleAutoDetect
 	switch o.Provider {
@@ -101,6 +122,14 @@ func newTokens(server string, o OAuth, log *slog.Logger) *tokens {
 	}
 	t := &tokens{server: server, early: o.EarlyRefresh, client: o.HTTPClient, log: log,
 		cur: &oauth2.Token{RefreshToken: o.RefreshToken}}
+	if kept != nil && o.RefreshToken != "" {
+		t.kept, t.key = kept, store.OAuthKey(o.Provider, tokenURL, o.ClientID, o.RefreshToken)
+		if rt, err := kept.OAuthRefresh(t.key); err != nil {
+			log.Warn("reading the kept OAuth refresh token; using the configured one", "server", server, "err", err)
+		} else if rt != "" {
+			t.cur.RefreshToken = rt // rotated since it was configured
+		}
+	}
 	if u, err := url.Parse(tokenURL); err == nil {
 		t.host = u.Host
 	}
@@ -161,6 +190,12 @@ func (t *tokens) token(ctx context.Context) (tok *oauth2.Token, fresh bool, err 
 	}
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = t.cur.RefreshToken
+	}
+	if tok.RefreshToken != t.cur.RefreshToken && t.kept != nil {
+		// Rotated: the old one may lapse; keep the new one for restarts.
+		if err := t.kept.SetOAuthRefresh(t.key, tok.RefreshToken); err != nil {
+			t.log.Warn("keeping the rotated OAuth refresh token", "server", t.server, "err", err)
+		}
 	}
 	t.cur = tok
 	if tok.Expiry.IsZero() {

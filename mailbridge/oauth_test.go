@@ -117,7 +117,7 @@ func TestOAuthPresets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			tc.o.HTTPClient = &http.Client{Transport: rec}
-			tk := newTokens("IMAP", tc.o, discardLog())
+			tk := newTokens("IMAP", tc.o, discardLog(), nil)
 			tok, fresh, err := tk.token(context.Background())
 			if err != nil || !fresh || tok.AccessToken != "at-1" {
 				t.Fatalf("token: %v, fresh %v, %+v", err, fresh, tok)
@@ -143,7 +143,7 @@ func TestOAuthTokenLifecycle(t *testing.T) {
 	ts := mailtest.NewTokenServer(t, mailtest.TokenOptions{Lifetime: 5 * time.Second, RotateRefreshTokens: true})
 	o := oauthFor(ts)
 	o.EarlyRefresh = 3 * time.Second
-	tk := newTokens("IMAP", *o, discardLog())
+	tk := newTokens("IMAP", *o, discardLog(), nil)
 	ctx := checkCtx(t)
 	a, fresh, err := tk.token(ctx)
 	if err != nil || !fresh {
@@ -176,7 +176,7 @@ func TestOAuthTokenLifecycle(t *testing.T) {
 }
 
 func TestOAuthRenewAt(t *testing.T) {
-	tk := newTokens("IMAP", OAuth{TokenURL: "https://x/token", RefreshToken: "rt"}, discardLog())
+	tk := newTokens("IMAP", OAuth{TokenURL: "https://x/token", RefreshToken: "rt"}, discardLog(), nil)
 	if d := time.Until(tk.renewAt(&oauth2.Token{Expiry: time.Now().Add(time.Hour)})); d < 54*time.Minute || d > 55*time.Minute {
 		t.Errorf("an hour's token renewed in %v, want 55 min (5 min early)", d)
 	}
@@ -224,7 +224,7 @@ func TestOAuthTokenErrors(t *testing.T) {
 			ts := mailtest.NewTokenServer(t, mailtest.TokenOptions{})
 			o := oauthFor(ts)
 			tc.setup(ts, o)
-			_, _, err := newTokens("SMTP", *o, discardLog()).token(checkCtx(t))
+			_, _, err := newTokens("SMTP", *o, discardLog(), nil).token(checkCtx(t))
 			var ce *ConnError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %v, want a ConnError", err)
@@ -580,4 +580,29 @@ func TestCheckOAuth(t *testing.T) {
 			t.Errorf("%+v, want a permanent failure naming OAUTH_REFRESH_TOKEN", c)
 		}
 	})
+}
+
+// A provider that rotates refresh tokens retires the configured one at the
+// first refresh: the rotated token is kept in the store, so a restart still
+// gets tokens; a newly configured token is used as given.
+func TestOAuthRotatedRefreshTokenSurvivesRestart(t *testing.T) {
+	ts := mailtest.NewTokenServer(t, mailtest.TokenOptions{RotateRefreshTokens: true})
+	st := openStore(t)
+	o := *oauthFor(ts)
+	ctx := checkCtx(t)
+	if _, _, err := newTokens("IMAP", o, discardLog(), st).token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted with the same configuration: the configured token is dead.
+	if _, _, err := newTokens("IMAP", o, discardLog(), nil).token(ctx); err == nil {
+		t.Fatal("the configured refresh token still works: the test proves nothing")
+	}
+	if _, _, err := newTokens("IMAP", o, discardLog(), st).token(ctx); err != nil {
+		t.Fatalf("after a restart: %v", err)
+	}
+	// The operator configures a new token (say after a revocation).
+	o.RefreshToken = ts.Reissue()
+	if _, _, err := newTokens("IMAP", o, discardLog(), st).token(ctx); err != nil {
+		t.Fatalf("with a newly configured token: %v", err)
+	}
 }

@@ -82,7 +82,7 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 	log = log.With("component", "smtp")
 	s := &Sender{cfg: cfg, st: st, log: log, health: &health{part: "SMTP", inbox: cfg.Inbox, st: st, log: log}}
 	if cfg.OAuth != nil {
-		s.tokens = newTokens("SMTP", *cfg.OAuth, log)
+		s.tokens = newTokens("SMTP", *cfg.OAuth, log, keptIn(st))
 	}
 	return s
 }

@@ -106,7 +106,7 @@ func NewWatcher(cfg IMAPConfig, st *store.Store, log *slog.Logger) *Watcher {
 	log = log.With("component", "imap", "mailbox", cfg.Mailbox)
 	w := &Watcher{cfg: cfg, st: st, log: log, cmdTimeout: time.Minute, health: &health{part: "IMAP", inbox: cfg.Inbox, st: st, log: log}}
 	if cfg.OAuth != nil {
-		w.tokens = newTokens("IMAP", *cfg.OAuth, log)
+		w.tokens = newTokens("IMAP", *cfg.OAuth, log, keptIn(st))
 	}
 	return w
 }

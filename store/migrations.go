@@ -95,7 +95,7 @@ func all(b *bolt.Bucket) []kv {
 // builds the indexes, and re-keys threads, watermarks and message dedup keys
 // by channel or inbox.
 func migrate2(s *Store, tx *bolt.Tx) error {
-	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood, bSavedReplies); err != nil {
+	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood, bOAuth, bSavedReplies); err != nil {
 		return err
 	}
 	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))

@@ -36,6 +36,8 @@
 //	  <event key>       -> u64   unix time a Slack event was acted on (dedup of redeliveries)
 //	autoflood                      loop guard: automated mail per sender, see loopguard.go
 //	  <address>         -> JSON floodCount
+//	oauth                          OAuth refresh tokens as the provider rotated them (secrets)
+//	  <hash of the configured token> -> the latest refresh token
 //	savedreplies                   texts agents reuse, per inbox, see savedreplies.go
 //	  <inbox>\0<name lower case> -> JSON SavedReply
 //
@@ -72,6 +74,7 @@ var (
 	bToMail    = []byte("tomail")
 	bEvents    = []byte("events")
 	bAutoFlood = []byte("autoflood")
+	bOAuth     = []byte("oauth")
 
 	bSavedReplies = []byte("savedreplies")
 

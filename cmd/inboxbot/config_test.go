@@ -291,3 +291,32 @@ func TestLoadConfigTeamSettings(t *testing.T) {
 		t.Errorf("calendar %v %v", cal, err)
 	}
 }
+
+// Every variable .env.example names (set or commented out) is one inboxbot
+// reads: a misspelt name there would be silently ignored.
+func TestEnvExampleNamesKnownVariables(t *testing.T) {
+	data, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"CONFIG_FILE": true, "IMAP_AUTH": true, "SMTP_AUTH": true}
+	for _, s := range globalSettings {
+		known[s.env] = true
+	}
+	for _, s := range inboxSettings {
+		known[s.env] = true
+	}
+	for _, o := range envOAuth {
+		known[o.env] = true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "#"))
+		name, _, ok := strings.Cut(line, "=")
+		if !ok || strings.ContainsAny(name, " ,.") || name != strings.ToUpper(name) {
+			continue
+		}
+		if !known[name] {
+			t.Errorf(".env.example names %s, which inboxbot does not read", name)
+		}
+	}
+}

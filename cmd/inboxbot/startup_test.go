@@ -331,7 +331,8 @@ func TestProcessMetricsMove(t *testing.T) {
 	h.ack(env)
 	h.waitMails(1)
 	body := waitHTTP(t, addr, "/metrics", func(_ int, body string) bool {
-		return metric(body, "inboxbot_replies_sent_total") == 1 && metric(body, `inboxbot_conversations{status="waiting"}`) == 1
+		return metric(body, "inboxbot_replies_sent_total") == 1 && metric(body, `inboxbot_conversations{status="waiting"}`) == 1 &&
+			metric(body, `inboxbot_slack_api_calls_total{method="chat.postMessage"}`) >= 2 // the root, and the reply's "now owns" line
 	})
 	for sample, want := range map[string]float64{
 		"inboxbot_mails_ingested_total":                                  1,
