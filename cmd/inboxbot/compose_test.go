@@ -100,6 +100,21 @@ func (h *harness) composedPosts(root string) []slackfake.Message {
 	return out
 }
 
+// sentOnce checks that the only mail is want, and that the thread of root
+// has one composed post, once everything has settled.
+func (h *harness) sentOnce(t *testing.T, root slackfake.Message, want string) {
+	t.Helper()
+	got := h.waitMails(1)
+	if b := body(t, got[0]); b != want {
+		t.Errorf("mail %q, want %q", b, want)
+	}
+	h.outboxEmpty()
+	h.flushed()
+	if n, posts := len(h.smtp.Messages()), len(h.composedPosts(root.TS)); n != 1 || posts != 1 {
+		t.Errorf("%d mails and %d posts, want 1 each", n, posts)
+	}
+}
+
 // A saved reply picked in the composer fills the editor with its
 // placeholders replaced; Send posts it in the thread in the agent's name,
 // and it goes the typed reply's way: held, previewed, sent once, marked.
@@ -224,15 +239,7 @@ func testComposerRefusals(t *testing.T, h *harness) {
 	if a := h.ack(again); len(a) > 0 && string(a) != "null" {
 		t.Errorf("second delivery answered %s", a)
 	}
-	got := h.waitMails(1)
-	if b := body(t, got[0]); b != "Hi Carl, fixed." {
-		t.Errorf("mail %q", b)
-	}
-	h.outboxEmpty()
-	h.flushed()
-	if n, posts := len(h.smtp.Messages()), len(h.composedPosts(root.TS)); n != 1 || posts != 1 {
-		t.Errorf("%d mails and %d posts, want 1 each", n, posts)
-	}
+	h.sentOnce(t, root, "Hi Carl, fixed.")
 }
 
 // Saved replies: list, add, edit, remove; members only; in an inbox
@@ -353,15 +360,7 @@ func TestComposerCrash(t *testing.T) {
 			h.slack.UnblockMethod("chat.postMessage")
 			h.slack.UnblockMethod("conversations.replies")
 			h.start()
-			got := h.waitMails(1)
-			if b := body(t, got[0]); b != "Survives the crash" {
-				t.Errorf("mail %q", b)
-			}
-			h.outboxEmpty()
-			h.flushed()
-			if n, posts := len(h.smtp.Messages()), len(h.composedPosts(root.TS)); n != 1 || posts != 1 {
-				t.Errorf("%d mails and %d posts, want 1 each", n, posts)
-			}
+			h.sentOnce(t, root, "Survives the crash")
 			if lost && !strings.Contains(h.logs.String(), "found post of an interrupted attempt") {
 				t.Error("the interrupted post was not looked up")
 			}
