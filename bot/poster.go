@@ -195,7 +195,12 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		if p.root {
 			root, conv.RootTS, conv.Channel = ts, ts, channel
 		}
-		if err := b.st.SlackPartDone(j.Seq, j.Done, channel, root); err != nil {
+		if j.Kind == store.JobComposed {
+			err = b.composedPosted(ctx, conv, j, channel, ts)
+		} else {
+			err = b.st.SlackPartDone(j.Seq, j.Done, channel, root)
+		}
+		if err != nil {
 			return err
 		}
 		j.Done++
@@ -224,6 +229,8 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return posts
 	case store.JobReminder:
 		return []post{{text: b.reminderText(conv, j)}}
+	case store.JobComposed:
+		return composedPosts(j)
 	case store.JobActivity:
 		if j.Change != nil {
 			return []post{{text: activityText(conv, j.Change)}}
@@ -369,6 +376,12 @@ func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, channel, thread s
 		}
 		if thread != "" {
 			o = append(o, slack.MsgOptionTS(thread))
+		}
+		if p.username != "" {
+			o = append(o, slack.MsgOptionUsername(p.username))
+		}
+		if p.icon != "" {
+			o = append(o, slack.MsgOptionIconURL(p.icon))
 		}
 		return o
 	}

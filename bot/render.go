@@ -96,14 +96,15 @@ func displayName(a store.Address) string {
 }
 
 // rootBlocks renders a conversation's root message: the status card,
-// without links to other conversations (see Bot.card).
-func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
-	return cardBlocks(c, actions, nil)
+// without links to other conversations (see Bot.card); extra are elements
+// appended to its buttons (see Bot.cardExtras).
+func rootBlocks(c *store.Conversation, actions bool, extra ...slack.BlockElement) []slack.Block {
+	return cardBlocks(c, actions, nil, extra...)
 }
 
 // cardBlocks renders the status card; link, when not nil, links another
 // conversation's number to its thread.
-func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) string) []slack.Block {
+func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) string, extra ...slack.BlockElement) []slack.Block {
 	subject := cmp.Or(c.Subject, "(no subject)")
 	owner := "Unassigned"
 	if c.Assignee != "" {
@@ -134,7 +135,7 @@ func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) strin
 	blocks = append(blocks, relatedBlocks(c, link)...)
 	if actions && c.MergedInto == 0 {
 		// A merged conversation is worked in the one it was merged into.
-		blocks = append(blocks, cardActions(c))
+		blocks = append(blocks, cardActions(c, extra...))
 	}
 	return blocks
 }
@@ -205,17 +206,20 @@ type post struct {
 	top    bool // a top-level message that is not the root
 	text   string
 	blocks []slack.Block
+	// username and icon post it under another name and picture than the
+	// bot's (chat:write.customize): a reply written in the composer.
+	username, icon string
 }
 
 // mailPosts renders a queued mail: for a new conversation the root card, then
 // the whole text in the thread if the card's preview does not show it all;
 // for a mail in an existing conversation, the mail in the thread.
-func mailPosts(c *store.Conversation, j *store.SlackJob) []post {
+func mailPosts(c *store.Conversation, j *store.SlackJob, extra ...slack.BlockElement) []post {
 	m := j.Mail
 	var posts []post
 	body := m.Text
 	if j.NewConv {
-		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true)})
+		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true, extra...)})
 		if !previewCut(c) {
 			return posts
 		}
@@ -278,9 +282,9 @@ func replyAddr(c *store.Conversation) store.Address {
 	return c.Customer
 }
 
-// cardActions are the buttons of the root card. Each carries the
-// conversation number, so a click needs no lookup by message.
-func cardActions(c *store.Conversation) slack.Block {
+// cardActions are the buttons of the root card, then extra. Each carries
+// the conversation number, so a click needs no lookup by message.
+func cardActions(c *store.Conversation, extra ...slack.BlockElement) slack.Block {
 	v := convValue(c.Num)
 	btn := func(action, label string, style slack.Style) slack.BlockElement {
 		b := slack.NewButtonBlockElement(action, v, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
@@ -309,5 +313,7 @@ func cardActions(c *store.Conversation) slack.Block {
 	if c.Status != store.StatusHold && c.Status != store.StatusClosed {
 		els = append(els, btn(button(store.ActHold), "On hold", ""))
 	}
+	els = append(els, btn(actReplyCompose, "Reply", ""))
+	els = append(els, extra...)
 	return slack.NewActionBlock(actionBlockID(c.Num), els...)
 }

@@ -56,33 +56,39 @@ func (s *Store) BeginSlackPart(seq uint64, part int, channel string, root bool) 
 // in the same transaction, and the root is resolved.
 func (s *Store) SlackPartDone(seq uint64, part int, channel, rootTS string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		var conv uint64
-		repeat := false
-		err := updateSlackJob(tx, seq, func(j *SlackJob) error {
-			if j.Done != part {
-				repeat = true
-				return nil
-			}
-			j.Done++
-			j.Attempting, j.Attempts, j.NextAttempt, j.LastError = false, 0, time.Time{}, ""
-			conv = j.Conv
-			return nil
-		})
-		if err != nil || repeat {
-			return err
-		}
-		if err := tx.Bucket(bRoots).Delete(u64(seq)); err != nil {
-			return err
-		}
-		if rootTS == "" {
-			return nil
-		}
-		_, err = updateConv(tx, conv, func(c *Conversation) error {
-			c.Channel, c.RootTS = channel, rootTS
-			return tx.Bucket(bThreads).Put(key([]byte(channel), []byte(rootTS)), u64(conv))
-		})
+		_, err := slackPartDone(tx, seq, part, channel, rootTS)
 		return err
 	})
+}
+
+// slackPartDone is SlackPartDone in tx; it returns the job as it was
+// before, or nil for a repeat.
+func slackPartDone(tx *bolt.Tx, seq uint64, part int, channel, rootTS string) (*SlackJob, error) {
+	var was *SlackJob
+	err := updateSlackJob(tx, seq, func(j *SlackJob) error {
+		if j.Done != part {
+			return nil
+		}
+		cp := *j
+		was = &cp
+		j.Done++
+		j.Attempting, j.Attempts, j.NextAttempt, j.LastError = false, 0, time.Time{}, ""
+		return nil
+	})
+	if err != nil || was == nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bRoots).Delete(u64(seq)); err != nil {
+		return nil, err
+	}
+	if rootTS == "" {
+		return was, nil
+	}
+	_, err = updateConv(tx, was.Conv, func(c *Conversation) error {
+		c.Channel, c.RootTS = channel, rootTS
+		return tx.Bucket(bThreads).Put(key([]byte(channel), []byte(rootTS)), u64(was.Conv))
+	})
+	return was, err
 }
 
 // RetrySlackJob records a failed attempt of the current part, to retry at

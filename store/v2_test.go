@@ -103,6 +103,9 @@ func TestMigration2FromSchema1(t *testing.T) {
 		if tx.Bucket(bTimers) == nil {
 			t.Error("no timers bucket")
 		}
+		if tx.Bucket(bSavedReplies) == nil {
+			t.Error("no saved replies bucket")
+		}
 		return nil
 	})
 	// Every index is built for the migrated conversations: the customer
