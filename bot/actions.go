@@ -131,6 +131,8 @@ func activityText(c *store.Conversation, ch *store.Change) string {
 		return fmt.Sprintf(":leftwards_arrow_with_hook: %s reopened #%d", who, c.Num)
 	case store.ActHold:
 		return fmt.Sprintf(":double_vertical_bar: %s put #%d on hold", who, c.Num)
+	case store.ActKeptClosed:
+		return fmt.Sprintf(":pray: That looks like a thank-you: #%d stays closed. Reopen it if it needs an answer.", c.Num)
 	case store.ActReplyOver:
 		return fmt.Sprintf(":warning: %s is replying in #%d, which belongs to <@%s>", who, c.Num, ch.Target)
 	case store.ActCcAdd:

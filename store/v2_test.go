@@ -391,3 +391,29 @@ func TestCardMarkVersionsNeverRepeat(t *testing.T) {
 		t.Fatal("the assignment's mark was cleared by a refresh of the state before it")
 	}
 }
+
+// A thank-you to a closed conversation keeps it closed (and starts no
+// clock); anything more reopens it.
+func TestThankYouKeepsClosed(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("ty1@x", "Printer"))
+	s.Act(1, ActClose, "UA", "", "")
+	thanks := mail("ty2@x", "Re: Printer", "ty1@x")
+	thanks.Text = "Thanks a lot!\n\nCarl"
+	record(t, s, 2, thanks)
+	c, _ := s.Conv(1)
+	if c.Status != StatusClosed || !c.Awaiting.IsZero() || c.Clock.Running() {
+		t.Fatalf("a thank-you reopened the conversation: %s, awaiting %v", c.Status, c.Awaiting)
+	}
+	jobs, _ := s.SlackJobs()
+	if last := jobs[len(jobs)-1]; last.Kind != JobActivity || last.Change.Action != ActKeptClosed {
+		t.Errorf("no line saying it stays closed: %+v", last)
+	}
+	more := mail("ty3@x", "Re: Printer", "ty2@x")
+	more.Text = "Thanks, but it is on fire again."
+	record(t, s, 3, more)
+	if c, _ := s.Conv(1); c.Status != StatusOpen {
+		t.Errorf("a real answer did not reopen: %s", c.Status)
+	}
+}
