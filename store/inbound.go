@@ -159,6 +159,11 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time)
 	var old *Conversation
 	c := &Conversation{}
 	num := resolveMerged(tx, findConv(ids, m))
+	if num == 0 {
+		if num = resolveMerged(tx, bySubject(tx, inbox, m, now)); num != 0 {
+			m.Warnings = append(m.Warnings, "threaded by its subject and sender: it named no earlier message of this conversation")
+		}
+	}
 	blocked := false
 	if rule := blockedRule(tx, m.From.Addr); rule != "" {
 		if num == 0 {

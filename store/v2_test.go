@@ -417,3 +417,48 @@ func TestThankYouKeepsClosed(t *testing.T) {
 		t.Errorf("a real answer did not reopen: %s", c.Status)
 	}
 }
+
+// A reply whose headers name no message we know (a client dropped them, or
+// a provider rewrote our Message-ID) is threaded by subject and sender into
+// the customer's recent conversation; not a fresh mail, not someone else's.
+func TestThreadingBySubjectAndSender(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	uid := uint32(0)
+	rec := func(m *InboundMail) Recorded {
+		uid++
+		r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: uid, Mail: m}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0]
+	}
+	first := rec(mail("orig@x", "Printer on fire"))
+	lost := mail("lost@x", "RE: Printer on fire") // In-Reply-To names a rewritten ID
+	lost.InReplyTo = []string{"rewritten-by-ses@amazonses.com"}
+	if r := rec(lost); r.Conv != first.Conv || r.NewConv {
+		t.Errorf("reply with lost headers: %+v", r)
+	}
+	if c, _ := s.Conv(first.Conv); c.LastInbound != "lost@x" {
+		t.Errorf("not threaded: %+v", c.LastInbound)
+	}
+	fresh := mail("fresh@x", "Printer on fire") // no reply prefix: a new mail
+	if r := rec(fresh); !r.NewConv {
+		t.Errorf("a fresh mail with the same subject was threaded: %+v", r)
+	}
+	other := mail("other@x", "Re: Printer on fire")
+	other.From = Address{Addr: "mallory@example.org"}
+	if r := rec(other); !r.NewConv {
+		t.Errorf("someone else's Re: was threaded: %+v", r)
+	}
+	now = now.Add(40 * 24 * time.Hour)
+	late := mail("late@x", "Re: Printer on fire")
+	if r := rec(late); !r.NewConv {
+		t.Errorf("a reply to a conversation idle for 40 days was threaded: %+v", r)
+	}
+}
