@@ -233,7 +233,11 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return composedPosts(j)
 	case store.JobActivity:
 		if j.Change != nil {
-			return []post{{text: activityText(conv, j.Change)}}
+			// A customer's answer to a conversation the team had left
+			// (closed, waiting, on hold) is easy to miss in its thread:
+			// the line saying it is open again shows in the channel too.
+			back := j.Change.Action == store.ActReopen && j.Change.By == ""
+			return []post{{text: activityText(conv, j.Change), broadcast: back}}
 		}
 	case store.JobFailed:
 		if j.Forward {
@@ -376,6 +380,9 @@ func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, channel, thread s
 		}
 		if thread != "" {
 			o = append(o, slack.MsgOptionTS(thread))
+			if p.broadcast {
+				o = append(o, slack.MsgOptionBroadcast())
+			}
 		}
 		if p.username != "" {
 			o = append(o, slack.MsgOptionUsername(p.username))

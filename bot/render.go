@@ -202,10 +202,13 @@ func previewCut(c *store.Conversation) bool { return strings.HasSuffix(c.Preview
 
 // post is one Slack message to send.
 type post struct {
-	root   bool // the conversation's root message (top level)
-	top    bool // a top-level message that is not the root
-	text   string
-	blocks []slack.Block
+	root bool // the conversation's root message (top level)
+	top  bool // a top-level message that is not the root
+	// broadcast also shows a thread reply in the channel ("Also send to
+	// #channel").
+	broadcast bool
+	text      string
+	blocks    []slack.Block
 	// username and icon post it under another name and picture than the
 	// bot's (chat:write.customize): a reply written in the composer.
 	username, icon string
