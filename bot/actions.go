@@ -131,6 +131,8 @@ func activityText(c *store.Conversation, ch *store.Change) string {
 		return fmt.Sprintf(":leftwards_arrow_with_hook: %s reopened #%d", who, c.Num)
 	case store.ActHold:
 		return fmt.Sprintf(":double_vertical_bar: %s put #%d on hold", who, c.Num)
+	case store.ActKeptClosed:
+		return fmt.Sprintf(":pray: That looks like a thank-you: #%d stays closed. Reopen it if it needs an answer.", c.Num)
 	case store.ActReplyOver:
 		return fmt.Sprintf(":warning: %s is replying in #%d, which belongs to <@%s>", who, c.Num, ch.Target)
 	case store.ActCcAdd:
@@ -226,6 +228,12 @@ func (b *Bot) blockAction(ctx context.Context, cb slack.InteractionCallback) (st
 		// A reply's own buttons, on its author's private message.
 		b.replyButton(ctx, cb, a)
 		return "", nil
+	case actReplyCompose:
+		return b.composeClick(ctx, cb, a)
+	case actComposeSaved:
+		return "", b.insertSaved(ctx, cb, a)
+	case actCardAI:
+		return b.aiClick(ctx, cb, a)
 	}
 	v := verbByButton(a.ActionID)
 	if v == nil {
@@ -242,15 +250,9 @@ func (b *Bot) blockAction(ctx context.Context, cb slack.InteractionCallback) (st
 		b.log.Warn("unknown button", "action", a.ActionID, "err", err)
 		return "", nil
 	}
-	c, err := b.st.Conv(num)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Sprintf("There is no conversation #%d.", num), nil
-	} else if err != nil {
-		return "", err
-	}
-	ok, err := b.mayWork(ctx, cb.User.ID, c)
-	if err != nil || !ok {
-		return refusal(b.channelOf(c)), err
+	c, answer, err := b.clickConv(ctx, cb.User.ID, num)
+	if c == nil {
+		return answer, err
 	}
 	var text string
 	var changed bool

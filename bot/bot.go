@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
 	"github.com/inboxbot/inboxbot/bot/workhours"
@@ -68,9 +69,14 @@ type Config struct {
 	// CatchUpWindow bounds how old a root may be for the catch-up to read
 	// its thread (see catchup.go). Default 7 days.
 	CatchUpWindow time.Duration
-	// AI, when URL is set, is an OpenAI-compatible chat-completions
-	// endpoint for thread summaries and draft replies.
-	AI struct{ URL, Model, Key string }
+	// AI, when URL and Model are set, is an OpenAI-compatible
+	// chat-completions endpoint for thread summaries and draft replies
+	// (see ai.go). Timeout bounds one answer (default 2 minutes: a model
+	// on a small machine is slow).
+	AI struct {
+		URL, Model, Key string
+		Timeout         time.Duration
+	}
 	// Now is the clock of what the bot decides by time (response
 	// targets, snoozes, digests, hold windows); tests set it. Default
 	// time.Now.
@@ -321,9 +327,14 @@ func (b *Bot) userName(ctx context.Context, id string) string {
 		b.log.Warn("users.info", "user", id, "err", err)
 		return ""
 	}
-	name := firstNonEmpty(u.RealName, u.Profile.RealName, u.Profile.DisplayName, u.Name)
+	name := personName(u)
 	b.users.put(id, name)
 	return name
+}
+
+// personName is the name a user goes by.
+func personName(u *slack.User) string {
+	return firstNonEmpty(u.RealName, u.Profile.RealName, u.Profile.DisplayName, u.Name)
 }
 
 func firstNonEmpty(ss ...string) string {

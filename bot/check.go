@@ -18,6 +18,9 @@ import (
 var Scopes = []string{
 	"chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
 	"reactions:read", "reactions:write", "files:read", "files:write", "users:read", "commands",
+	// Replies written in the composer are posted by the bot in the
+	// agent's name ("Alice via inboxbot").
+	"chat:write.customize",
 }
 
 // Check is the outcome of one check of the Slack installation: what was

@@ -57,6 +57,7 @@ func commands() []namedCommand {
 		{"block", command{"block ADDRESS|DOMAIN", (*Bot).blockCommand}},
 		{"unblock", command{"unblock ADDRESS|DOMAIN", (*Bot).blockCommand}},
 		{"blocked", command{"blocked", (*Bot).blockedCommand}},
+		{"replies", command{"replies [add NAME TEXT | edit NAME TEXT | remove NAME]", (*Bot).repliesCommand}},
 	}...)
 }
 

@@ -37,7 +37,12 @@ func (b *Bot) Handle(ctx context.Context, ev Event) (any, error) {
 		})
 	case ev.Interaction != nil:
 		cb := *ev.Interaction
-		if cb.Type != slack.InteractionTypeBlockActions {
+		switch cb.Type {
+		case slack.InteractionTypeViewSubmission:
+			// Not within a budget: its ack says the reply is recorded.
+			return b.viewSubmission(ctx, cb)
+		case slack.InteractionTypeBlockActions:
+		default:
 			return nil, nil
 		}
 		return b.answerWithin(ctx, cb.ResponseURL, cb.User.ID, false, func(ctx context.Context) (string, error) {

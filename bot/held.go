@@ -109,6 +109,10 @@ func (b *Bot) release(ctx context.Context, j *store.MailJob) error {
 	switch {
 	case !found:
 		cancel = store.EventDeleted
+	case j.Composed:
+		// The bot's own post: nobody can edit it, and its text is what
+		// the composer recorded.
+		look = store.Look{Text: j.Text, Recipients: j.Recipients, EditedTS: j.EditedTS, QuestionTTL: b.cfg.QuestionTTL}
 	case isNote(msg.Text):
 		cancel = store.EventNote
 	default:
@@ -235,8 +239,12 @@ func replyButtons(conv, seq uint64, sendID, sendLabel string) slack.Block {
 // preview tells a held reply's author, privately, whom it will go to and
 // when, with Send now and Cancel.
 func (b *Bot) preview(ctx context.Context, conv *store.Conversation, j *store.MailJob, in *Inbox) {
-	head := fmt.Sprintf(":hourglass_flowing_sand: Your reply in #%d goes out at %s (in %s). Edit your message to change it, delete it or click Cancel to stop it.",
-		conv.Num, slackTime(j.HoldUntil), time.Until(j.HoldUntil).Round(time.Second))
+	undo := "Edit your message to change it, delete it or click Cancel to stop it."
+	if j.Composed {
+		undo = "Click Cancel to stop it."
+	}
+	head := fmt.Sprintf(":hourglass_flowing_sand: Your reply in #%d goes out at %s (in %s). %s",
+		conv.Num, slackTime(j.HoldUntil), time.Until(j.HoldUntil).Round(time.Second), undo)
 	if conv.Assignee != "" && conv.Assignee != j.AgentID {
 		head += fmt.Sprintf("\n:warning: #%d belongs to <@%s>.", conv.Num, conv.Assignee)
 	}

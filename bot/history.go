@@ -22,7 +22,7 @@ import (
 // threads, which the conversation alone does not have), and what is due
 // when (timers.go).
 func (b *Bot) card(c *store.Conversation) []slack.Block {
-	return b.withTimers(c, cardBlocks(c, true, b.convLink))
+	return b.withTimers(c, cardBlocks(c, true, b.convLink, b.cardExtras(c)...))
 }
 
 // convLink is the link to conversation num's thread ("" : none yet).

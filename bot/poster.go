@@ -206,7 +206,12 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		if p.root {
 			root, conv.RootTS, conv.Channel = ts, ts, channel
 		}
-		if err := b.st.SlackPartDone(j.Seq, j.Done, channel, root); err != nil {
+		if j.Kind == store.JobComposed {
+			err = b.composedPosted(ctx, conv, j, channel, ts)
+		} else {
+			err = b.st.SlackPartDone(j.Seq, j.Done, channel, root)
+		}
+		if err != nil {
 			return err
 		}
 		j.Done++
@@ -239,9 +244,15 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 		return posts
 	case store.JobReminder:
 		return []post{{text: b.reminderText(conv, j)}}
+	case store.JobComposed:
+		return composedPosts(j)
 	case store.JobActivity:
 		if j.Change != nil {
-			return []post{{text: activityText(conv, j.Change)}}
+			// A customer's answer to a conversation the team had left
+			// (closed, waiting, on hold) is easy to miss in its thread:
+			// the line saying it is open again shows in the channel too.
+			back := j.Change.Action == store.ActReopen && j.Change.By == ""
+			return []post{{text: activityText(conv, j.Change), broadcast: back}}
 		}
 	case store.JobFailed:
 		if j.Forward {
@@ -384,6 +395,15 @@ func (b *Bot) postPart(ctx context.Context, j *store.SlackJob, channel, thread s
 		}
 		if thread != "" {
 			o = append(o, slack.MsgOptionTS(thread))
+			if p.broadcast {
+				o = append(o, slack.MsgOptionBroadcast())
+			}
+		}
+		if p.username != "" {
+			o = append(o, slack.MsgOptionUsername(p.username))
+		}
+		if p.icon != "" {
+			o = append(o, slack.MsgOptionIconURL(p.icon))
 		}
 		return o
 	}

@@ -105,14 +105,15 @@ func displayName(a store.Address) string {
 }
 
 // rootBlocks renders a conversation's root message: the status card,
-// without links to other conversations (see Bot.card).
-func rootBlocks(c *store.Conversation, actions bool) []slack.Block {
-	return cardBlocks(c, actions, nil)
+// without links to other conversations (see Bot.card); extra are elements
+// appended to its buttons (see Bot.cardExtras).
+func rootBlocks(c *store.Conversation, actions bool, extra ...slack.BlockElement) []slack.Block {
+	return cardBlocks(c, actions, nil, extra...)
 }
 
 // cardBlocks renders the status card; link, when not nil, links another
 // conversation's number to its thread.
-func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) string) []slack.Block {
+func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) string, extra ...slack.BlockElement) []slack.Block {
 	subject := cmp.Or(c.Subject, "(no subject)")
 	owner := "Unassigned"
 	if c.Assignee != "" {
@@ -143,7 +144,7 @@ func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) strin
 	blocks = append(blocks, relatedBlocks(c, link)...)
 	if actions && c.MergedInto == 0 {
 		// A merged conversation is worked in the one it was merged into.
-		blocks = append(blocks, cardActions(c))
+		blocks = append(blocks, cardActions(c, extra...))
 	}
 	return blocks
 }
@@ -225,11 +226,17 @@ func previewCut(c *store.Conversation) bool { return strings.HasSuffix(c.Preview
 
 // post is one Slack message to send.
 type post struct {
-	root   bool // the conversation's root message (top level)
-	top    bool // a top-level message that is not the root
-	text   string
-	blocks []slack.Block
-	file   *upload // set: the post uploads this file into the thread (text and blocks unused)
+	root bool // the conversation's root message (top level)
+	top  bool // a top-level message that is not the root
+	// broadcast also shows a thread reply in the channel ("Also send to
+	// #channel").
+	broadcast bool
+	text      string
+	blocks    []slack.Block
+	// username and icon post it under another name and picture than the
+	// bot's (chat:write.customize): a reply written in the composer.
+	username, icon string
+	file           *upload // set: the post uploads this file into the thread (text and blocks unused)
 }
 
 // mailPosts renders a queued mail: for a new conversation the root card, then
@@ -237,10 +244,11 @@ type post struct {
 // for a mail in an existing conversation, the mail in the thread. Its files
 // follow (mailfiles.go). The text shown is what the sender wrote: the
 // quoted history is folded away, and the whole mail follows as a file.
-func mailPosts(c *store.Conversation, j *store.SlackJob, attachMax int64) []post {
+// extra are more elements for the card's actions.
+func mailPosts(c *store.Conversation, j *store.SlackJob, attachMax int64, extra ...slack.BlockElement) []post {
 	var posts []post
 	if j.NewConv {
-		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true)})
+		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true, extra...)})
 	}
 	if !j.NewConv || previewCut(c) {
 		posts = append(posts, mailTextPosts(c, j)...)
@@ -267,9 +275,9 @@ func mailTextPosts(c *store.Conversation, j *store.SlackJob) []post {
 				m.From.Addr, replyAddr(c).String(), c.Num, c.Num), sectionMax))))
 		}
 		if j.Blocked {
-			head = append(head, slack.NewContextBlock("", plain(fmt.Sprintf(
+			head = append(head, slack.NewContextBlock("", plain(cut(fmt.Sprintf(
 				"🚫 %s is blocked: this mail is shown because it answers this conversation, but it reopens nothing and changes no recipient "+
-					"(/inbox blocked lists the blocks).", m.From.Addr))))
+					"(/inbox blocked lists the blocks).", m.From.Addr), sectionMax))))
 		}
 		if j.Folded > 0 {
 			head = append(head, slack.NewContextBlock("", plain(cut(fmt.Sprintf(
@@ -311,9 +319,9 @@ func replyAddr(c *store.Conversation) store.Address {
 	return c.Customer
 }
 
-// cardActions are the buttons of the root card. Each carries the
-// conversation number, so a click needs no lookup by message.
-func cardActions(c *store.Conversation) slack.Block {
+// cardActions are the buttons of the root card, then extra. Each carries
+// the conversation number, so a click needs no lookup by message.
+func cardActions(c *store.Conversation, extra ...slack.BlockElement) slack.Block {
 	v := convValue(c.Num)
 	btn := func(action, label string, style slack.Style) slack.BlockElement {
 		b := slack.NewButtonBlockElement(action, v, slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
@@ -342,5 +350,7 @@ func cardActions(c *store.Conversation) slack.Block {
 	if c.Status != store.StatusHold && c.Status != store.StatusClosed {
 		els = append(els, btn(button(store.ActHold), "On hold", ""))
 	}
+	els = append(els, btn(actReplyCompose, "Reply", ""))
+	els = append(els, extra...)
 	return slack.NewActionBlock(actionBlockID(c.Num), els...)
 }

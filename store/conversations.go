@@ -152,9 +152,18 @@ func cloneText(t *ConvText) {
 
 // markCard records that conversation num's status card must be brought up
 // to date; the poster does it once for any number of marks.
+//
+// The mark is a version from the bucket's sequence, never from the card's
+// own count: that would start again at 1 once a refresh cleared the mark,
+// and a refresh begun from an older state, still holding version 1, would
+// then clear the new mark as if it had shown the new state.
 func markCard(tx *bolt.Tx, num uint64) error {
 	b := tx.Bucket(bCards)
-	return b.Put(u64(num), u64(getU64(b.Get(u64(num)))+1))
+	v, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(num), u64(v))
 }
 
 // ListQuery selects conversations for List.

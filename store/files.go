@@ -40,8 +40,8 @@ func (s *Store) SlackFileStarted(seq uint64, part int, fileID string) error {
 // of the conversation's latest customer mail, a forward can send it on.
 func (s *Store) SlackFileDone(seq uint64, part int, fileID, ref string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		j, repeat, err := partDone(tx, seq, part)
-		if err != nil || repeat || ref == "" || fileID == "" {
+		j, err := slackPartDone(tx, seq, part, "", "")
+		if err != nil || j == nil || ref == "" || fileID == "" {
 			return err
 		}
 		c, err := getConv(tx, j.Conv)

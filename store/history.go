@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 )
 
 // A customer's conversations, found by their address (lower case) in
@@ -111,4 +114,50 @@ func (s *Store) History(addr string, inboxes []string, limit int) (rows []Conver
 		return err
 	})
 	return rows, total, err
+}
+
+// subjectWindow is how recent a conversation must be for a reply that
+// names none of its messages to be threaded into it by subject and sender.
+const subjectWindow = 30 * 24 * time.Hour
+
+// bySubject finds the conversation a reply belongs to when its threading
+// headers name none we know: some clients drop In-Reply-To and References,
+// and some providers (Amazon SES, Microsoft 365) rewrite the Message-ID of
+// what we send, so the customer's answer refers to an ID we never saw. It
+// must look like a reply ("Re: …"), come from the customer of one of the
+// inbox's recent conversations, and carry that conversation's subject.
+func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) uint64 {
+	if m.Auto || !hasReplyPrefix(m.Subject) {
+		return 0
+	}
+	reply := message.ReplySubject(m.Subject)
+	a := addrKey(m.From.Addr)
+	if a == "" {
+		return 0
+	}
+	prefix := key([]byte(a), []byte(inbox), nil)
+	c := tx.Bucket(bIdxCustomer).Cursor()
+	k, _ := c.Seek(append(slices.Clone(prefix), u64(^uint64(0))...))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < 10; k, _ = c.Prev() {
+		n++
+		var conv Conversation
+		if getJSON(tx.Bucket(bConvs), k[len(k)-8:], &conv) != nil || now.Sub(conv.Updated) > subjectWindow {
+			continue
+		}
+		if strings.EqualFold(message.ReplySubject(conv.Subject), reply) {
+			return conv.Num
+		}
+	}
+	return 0
+}
+
+// hasReplyPrefix reports whether a subject starts with a reply prefix.
+func hasReplyPrefix(subject string) bool {
+	s := strings.TrimSpace(subject)
+	return message.ReplySubject(s) != "Re: "+s
 }

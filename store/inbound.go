@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 )
 
 // Watermark is how far a mailbox has been imported.
@@ -165,6 +167,11 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 	var old *Conversation
 	c := &Conversation{}
 	num := resolveMerged(tx, findConv(ids, m))
+	if num == 0 {
+		if num = resolveMerged(tx, bySubject(tx, inbox, m, now)); num != 0 {
+			m.Warnings = append(m.Warnings, "threaded by its subject and sender: it named no earlier message of this conversation")
+		}
+	}
 	blocked := false
 	if rule := blockedRule(tx, m.From.Addr); rule != "" {
 		if num == 0 {
@@ -216,7 +223,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 		}
 	}
 	c.Updated = now
-	var reopened *Change
+	var reopened, kept *Change
 	stranger := false
 	if !m.Auto && !blocked {
 		// A mail from an address that is not in the conversation joined
@@ -241,7 +248,13 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 			c.Latest = &latest
 			c.LatestFiles = nil // its files are uploaded from now on
 		}
-		if !isNew && c.Status != StatusOpen {
+		if thanks := !isNew && !stranger && old.Status == StatusClosed && message.IsThanks(m.NewText()); thanks {
+			// A thank-you needs no answer: reopening for it would
+			// bring back a closed conversation and start a response
+			// clock for nothing. It is shown, and the thread says so.
+			kept = &Change{At: now, Action: ActKeptClosed, Target: "thanks"}
+			c.History = append(c.History, *kept)
+		} else if !isNew && c.Status != StatusOpen {
 			c.Status = StatusOpen
 			c.ClosedAt = time.Time{}
 			reopened = &Change{At: now, Action: ActReopen, Target: "customer"}
@@ -250,14 +263,14 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 				c.Reopened = now
 			}
 		}
-		if c.Awaiting.IsZero() {
+		if c.Awaiting.IsZero() && kept == nil {
 			c.Awaiting = now // a person waits for an answer; a robot does not
 		}
 	} else if isNew {
 		c.ReplyTo = m.From
 		s.addParticipants(c, m.From)
 	}
-	if !m.Auto && !blocked {
+	if !m.Auto && !blocked && kept == nil {
 		s.startClock(c, now) // someone waits for an answer (timers.go)
 	}
 	if m.MessageID != "" {
@@ -293,9 +306,12 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 		return 0, false, "", err
 	}
 	*queued = true
-	if reopened != nil {
-		// After the mail, so the thread reads: the answer, then the reopen.
-		if err := enqueueActivity(tx, conv, *reopened, now); err != nil {
+	for _, ch := range []*Change{reopened, kept} {
+		if ch == nil {
+			continue
+		}
+		// After the mail, so the thread reads: the answer, then the line.
+		if err := enqueueActivity(tx, conv, *ch, now); err != nil {
 			return 0, false, "", err
 		}
 	}

@@ -21,7 +21,7 @@ var migrations = []migration{
 	{1, "create buckets", func(_ *Store, tx *bolt.Tx) error {
 		return createBuckets(tx, bMailboxes, bConvs, bThreads, bMsgIDs, bToSlack, bToMail, bEvents)
 	}},
-	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard, tags, customers, blocked senders, event log, timers", migrate2},
+	{2, "inboxes, indexes, conversation text apart, cards, parked events, participants, loop guard, tags, customers, blocked senders, event log, timers, saved replies", migrate2},
 }
 
 func createBuckets(tx *bolt.Tx, names ...[]byte) error {
@@ -96,7 +96,7 @@ func all(b *bolt.Bucket) []kv {
 // by channel or inbox.
 func migrate2(s *Store, tx *bolt.Tx) error {
 	if err := createBuckets(tx, bConvText, bIdxStatus, bIdxClosed, bRoots, bCards, bParked, bAutoFlood,
-		bOAuth, bIdxTags, bIdxCustomer, bBlocked, bEventLog, bTimers); err != nil {
+		bOAuth, bIdxTags, bIdxCustomer, bBlocked, bEventLog, bTimers, bSavedReplies); err != nil {
 		return err
 	}
 	convs, threads, mailboxes := all(tx.Bucket(bConvs)), all(tx.Bucket(bThreads)), all(tx.Bucket(bMailboxes))

@@ -49,6 +49,8 @@
 //	  <unix nano u64><seq u64> -> binary Event (kind, flags, conversation, times, inbox, by, target)
 //	timers                         what is due when, derived from the conversations, see timers.go
 //	  <due unix ns u64><num u64><kind> -> ""
+//	savedreplies                   texts agents reuse, per inbox, see savedreplies.go
+//	  <inbox>\0<name lower case> -> JSON SavedReply
 //
 // Integers are big-endian so that keys sort numerically. Every method is one
 // transaction: whatever it records, it records together or not at all.
@@ -89,6 +91,8 @@ var (
 	bOAuth       = []byte("oauth")
 	bEventLog    = []byte("eventlog")
 	bTimers      = []byte("timers")
+
+	bSavedReplies = []byte("savedreplies")
 
 	kSchema   = []byte("schema")
 	kNextConv = []byte("next_conv")

@@ -26,6 +26,9 @@ type Reply struct {
 	// releases it, see ReleaseReply); zero queues it for sending at once.
 	HoldUntil time.Time
 	EditedTS  string // the Slack edit Text is from, "" the original
+	// Composed is set for a reply written in the composer: its Slack
+	// message is the bot's, and its text is Text, not the message's.
+	Composed bool
 	// Files are the files shared with the message, sent as attachments.
 	Files []MailFile
 }
@@ -50,86 +53,101 @@ const ActReplyOver = "replied_over"
 // threads even if it arrives before the send is confirmed. A held reply's
 // mark (JobHeld) is queued with it.
 func (s *Store) EnqueueReply(r Reply) (*MailJob, error) {
-	var job MailJob
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		now := s.now()
-		dup, err := seen(tx, now, "ev:"+r.EventID, MessageKey(r.Channel, r.SlackTS))
-		if err != nil {
-			return err
-		}
-		if dup {
-			return ErrDuplicate
-		}
-		_, err = updateConv(tx, r.Conv, func(c *Conversation) error {
-			if err := notMerged(c); err != nil {
-				return err
-			}
-			job = MailJob{
-				Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, AgentID: r.AgentID, AgentName: r.AgentName,
-				Text: r.Text, SlackTS: r.SlackTS, Channel: r.Channel, Created: now, EditedTS: r.EditedTS,
-				Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients, Files: r.Files,
-			}
-			s.address(&job, r.Recipients, c)
-			if err := spare(tx, &job); err != nil {
-				return err
-			}
-			state := ReplyQueued
-			if job.Held {
-				state = ReplyHeld
-			} else {
-				s.addParticipants(c, append([]Address{job.To}, job.Cc...)...)
-				replied(c, now)
-			}
-			c.Chain = appendID(c.Chain, r.MessageID)
-			c.Updated = now
-			switch c.Assignee {
-			case "":
-				// Whoever answers an unassigned conversation owns it.
-				c.Assignee = r.AgentID
-				ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
-				c.History = append(c.History, ch)
-				if err := logEvent(tx, convEvent(c, now, EvAssigned, r.AgentID, r.AgentID)); err != nil {
-					return err
-				}
-				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
-					return err
-				}
-			case r.AgentID:
-			default:
-				// Allowed, but nobody should learn it from the customer.
-				ch := Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}
-				c.History = append(c.History, ch)
-				if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
-					return err
-				}
-			}
-			if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
-				return err
-			}
-			if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
-				return err
-			}
-			c.Replies = capReplies(append(c.Replies, ReplyRef{
-				Seq: job.Seq, SlackTS: r.SlackTS, AgentID: r.AgentID, MessageID: r.MessageID, InReplyTo: c.LastInbound,
-				State: state, At: now, To: job.To.String(), Written: TSTime(r.SlackTS),
-			}), maxReplies)
-			if !job.Held {
-				return nil
-			}
-			return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now},
-				func(j *SlackJob, seq uint64) { j.Seq = seq })
-		})
+	var job *MailJob
+	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		job, err = s.enqueueReply(tx, r)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.replyKicks(job)
+	return job, nil
+}
+
+// replyKicks wakes whoever a newly queued reply concerns.
+func (s *Store) replyKicks(job *MailJob) {
 	if job.Held {
 		kick(s.heldKick)
 	} else {
 		kick(s.mailKick)
 	}
 	kick(s.slackKick)
+}
+
+// enqueueReply is EnqueueReply in tx.
+func (s *Store) enqueueReply(tx *bolt.Tx, r Reply) (*MailJob, error) {
+	var job MailJob
+	now := s.now()
+	dup, err := seen(tx, now, "ev:"+r.EventID, MessageKey(r.Channel, r.SlackTS))
+	if err != nil {
+		return nil, err
+	}
+	if dup {
+		return nil, ErrDuplicate
+	}
+	_, err = updateConv(tx, r.Conv, func(c *Conversation) error {
+		if err := notMerged(c); err != nil {
+			return err
+		}
+		job = MailJob{
+			Conv: c.Num, Inbox: c.Inbox, MessageID: r.MessageID, AgentID: r.AgentID, AgentName: r.AgentName,
+			Text: r.Text, SlackTS: r.SlackTS, Channel: r.Channel, Created: now, EditedTS: r.EditedTS,
+			Held: !r.HoldUntil.IsZero(), HoldUntil: r.HoldUntil, Recipients: r.Recipients, Composed: r.Composed, Files: r.Files,
+		}
+		s.address(&job, r.Recipients, c)
+		if err := spare(tx, &job); err != nil {
+			return err
+		}
+		state := ReplyQueued
+		if job.Held {
+			state = ReplyHeld
+		} else {
+			s.addParticipants(c, append([]Address{job.To}, job.Cc...)...)
+			replied(c, now)
+		}
+		c.Chain = appendID(c.Chain, r.MessageID)
+		c.Updated = now
+		switch c.Assignee {
+		case "":
+			// Whoever answers an unassigned conversation owns it.
+			c.Assignee = r.AgentID
+			ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
+			c.History = append(c.History, ch)
+			if err := logEvent(tx, convEvent(c, now, EvAssigned, r.AgentID, r.AgentID)); err != nil {
+				return err
+			}
+			if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+				return err
+			}
+		case r.AgentID:
+		default:
+			// Allowed, but nobody should learn it from the customer.
+			ch := Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}
+			c.History = append(c.History, ch)
+			if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
+			return err
+		}
+		if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
+			return err
+		}
+		c.Replies = capReplies(append(c.Replies, ReplyRef{
+			Seq: job.Seq, SlackTS: r.SlackTS, AgentID: r.AgentID, MessageID: r.MessageID, InReplyTo: c.LastInbound,
+			State: state, At: now, To: job.To.String(), Written: TSTime(r.SlackTS),
+		}), maxReplies)
+		if !job.Held {
+			return nil
+		}
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now},
+			func(j *SlackJob, seq uint64) { j.Seq = seq })
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &job, nil
 }
 

@@ -57,35 +57,39 @@ func (s *Store) BeginSlackPart(seq uint64, part int, channel string, root bool) 
 // in the same transaction, and the root is resolved.
 func (s *Store) SlackPartDone(seq uint64, part int, channel, rootTS string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		conv, repeat, err := partDone(tx, seq, part)
-		if err != nil || repeat || rootTS == "" {
-			return err
-		}
-		_, err = updateConv(tx, conv.Conv, func(c *Conversation) error {
-			c.Channel, c.RootTS = channel, rootTS
-			return tx.Bucket(bThreads).Put(key([]byte(channel), []byte(rootTS)), u64(c.Num))
-		})
+		_, err := slackPartDone(tx, seq, part, channel, rootTS)
 		return err
 	})
 }
 
-// partDone records part `part` of job seq as done in tx and returns the
-// job; repeat is true when it was recorded already.
-func partDone(tx *bolt.Tx, seq uint64, part int) (job *SlackJob, repeat bool, err error) {
-	err = updateSlackJob(tx, seq, func(j *SlackJob) error {
+// slackPartDone is SlackPartDone in tx; it returns the job as it was
+// before, or nil for a repeat.
+func slackPartDone(tx *bolt.Tx, seq uint64, part int, channel, rootTS string) (*SlackJob, error) {
+	var was *SlackJob
+	err := updateSlackJob(tx, seq, func(j *SlackJob) error {
 		if j.Done != part {
-			repeat = true
 			return nil
 		}
+		cp := *j
+		was = &cp
 		j.Done++
 		j.Attempting, j.Attempts, j.NextAttempt, j.LastError, j.FileID = false, 0, time.Time{}, "", ""
-		job = j
 		return nil
 	})
-	if err != nil || repeat {
-		return nil, repeat, err
+	if err != nil || was == nil {
+		return nil, err
 	}
-	return job, false, tx.Bucket(bRoots).Delete(u64(seq))
+	if err := tx.Bucket(bRoots).Delete(u64(seq)); err != nil {
+		return nil, err
+	}
+	if rootTS == "" {
+		return was, nil
+	}
+	_, err = updateConv(tx, was.Conv, func(c *Conversation) error {
+		c.Channel, c.RootTS = channel, rootTS
+		return tx.Bucket(bThreads).Put(key([]byte(channel), []byte(rootTS)), u64(was.Conv))
+	})
+	return was, err
 }
 
 // RetrySlackJob records a failed attempt of the current part, to retry at

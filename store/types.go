@@ -207,6 +207,9 @@ const (
 	// JobDigest posts a weekly digest (Text) at the top of an inbox's
 	// channel (Inbox). Conv is 0.
 	JobDigest = "digest"
+	// JobComposed posts a reply written in the composer (Composed) in its
+	// thread; once posted, it is queued as a reply (see ComposedPosted).
+	JobComposed = "composed"
 )
 
 // Events of JobCancelled and JobReplyLine.
@@ -272,6 +275,8 @@ type SlackJob struct {
 	// Blocked (JobMail) flags a mail from a blocked sender that answers
 	// an existing conversation: shown, but it changed nothing.
 	Blocked bool `json:"blocked,omitempty"`
+	// Composed (JobComposed) is the reply to post and then send.
+	Composed *ComposedReply `json:"composed,omitempty"`
 
 	// FileID is the Slack file of the current part (Done) when that part
 	// is an upload: recorded once files.getUploadURLExternal gave it,
@@ -346,6 +351,8 @@ type MailJob struct {
 	LastError   string    `json:"last_error,omitempty"`
 	// StillTrying is set once the thread was told the reply is late.
 	StillTrying bool `json:"still_trying,omitempty"`
+	// Composed: written in the composer (see Reply.Composed).
+	Composed bool `json:"composed,omitempty"`
 }
 
 // FilesPending reports whether the job has files not downloaded yet: the

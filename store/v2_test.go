@@ -103,6 +103,9 @@ func TestMigration2FromSchema1(t *testing.T) {
 		if tx.Bucket(bTimers) == nil {
 			t.Error("no timers bucket")
 		}
+		if tx.Bucket(bSavedReplies) == nil {
+			t.Error("no saved replies bucket")
+		}
 		return nil
 	})
 	// Every index is built for the migrated conversations: the customer
@@ -369,5 +372,93 @@ func TestMigration2BackfillsEventLog(t *testing.T) {
 		if c, _ := s.Conv(num); c.Awaiting.IsZero() == awaiting || (awaiting && !c.Awaiting.Equal(c.Created)) {
 			t.Errorf("#%d awaiting %v", num, c.Awaiting)
 		}
+	}
+}
+
+// A refresh that began before a mark was cleared and set again must not
+// clear the new mark (its version would repeat if versions were counted
+// per card): the card would keep the older state for good.
+func TestCardMarkVersionsNeverRepeat(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("cv@x", "Versions"))
+	s.Act(1, ActClaim, "UA", "", "")
+	old, _ := s.CardsAfter(0, 10) // the queue's refresh reads the mark...
+	s.CardDone(old[0])            // ...while the click's own refresh clears it
+	s.Act(1, ActAssign, "UA", "UB", "")
+	s.CardDone(old[0]) // the queue's refresh ends, having read the older state
+	if cards, _ := s.CardsAfter(0, 10); len(cards) != 1 {
+		t.Fatal("the assignment's mark was cleared by a refresh of the state before it")
+	}
+}
+
+// A thank-you to a closed conversation keeps it closed (and starts no
+// clock); anything more reopens it.
+func TestThankYouKeepsClosed(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("ty1@x", "Printer"))
+	s.Act(1, ActClose, "UA", "", "")
+	thanks := mail("ty2@x", "Re: Printer", "ty1@x")
+	thanks.Text = "Thanks a lot!\n\nCarl"
+	record(t, s, 2, thanks)
+	c, _ := s.Conv(1)
+	if c.Status != StatusClosed || !c.Awaiting.IsZero() || c.Clock.Running() {
+		t.Fatalf("a thank-you reopened the conversation: %s, awaiting %v", c.Status, c.Awaiting)
+	}
+	jobs, _ := s.SlackJobs()
+	if last := jobs[len(jobs)-1]; last.Kind != JobActivity || last.Change.Action != ActKeptClosed {
+		t.Errorf("no line saying it stays closed: %+v", last)
+	}
+	more := mail("ty3@x", "Re: Printer", "ty2@x")
+	more.Text = "Thanks, but it is on fire again."
+	record(t, s, 3, more)
+	if c, _ := s.Conv(1); c.Status != StatusOpen {
+		t.Errorf("a real answer did not reopen: %s", c.Status)
+	}
+}
+
+// A reply whose headers name no message we know (a client dropped them, or
+// a provider rewrote our Message-ID) is threaded by subject and sender into
+// the customer's recent conversation; not a fresh mail, not someone else's.
+func TestThreadingBySubjectAndSender(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	uid := uint32(0)
+	rec := func(m *InboundMail) Recorded {
+		uid++
+		r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: uid, Mail: m}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0]
+	}
+	first := rec(mail("orig@x", "Printer on fire"))
+	lost := mail("lost@x", "RE: Printer on fire") // In-Reply-To names a rewritten ID
+	lost.InReplyTo = []string{"rewritten-by-ses@amazonses.com"}
+	if r := rec(lost); r.Conv != first.Conv || r.NewConv {
+		t.Errorf("reply with lost headers: %+v", r)
+	}
+	if c, _ := s.Conv(first.Conv); c.LastInbound != "lost@x" {
+		t.Errorf("not threaded: %+v", c.LastInbound)
+	}
+	fresh := mail("fresh@x", "Printer on fire") // no reply prefix: a new mail
+	if r := rec(fresh); !r.NewConv {
+		t.Errorf("a fresh mail with the same subject was threaded: %+v", r)
+	}
+	other := mail("other@x", "Re: Printer on fire")
+	other.From = Address{Addr: "mallory@example.org"}
+	if r := rec(other); !r.NewConv {
+		t.Errorf("someone else's Re: was threaded: %+v", r)
+	}
+	now = now.Add(40 * 24 * time.Hour)
+	late := mail("late@x", "Re: Printer on fire")
+	if r := rec(late); !r.NewConv {
+		t.Errorf("a reply to a conversation idle for 40 days was threaded: %+v", r)
 	}
 }

@@ -17,6 +17,9 @@ const (
 	ActClose    = "closed"
 	ActReopen   = "reopened"
 	ActHold     = "hold"
+	// ActKeptClosed: a customer's thank-you came to a closed
+	// conversation, which stays closed (not an action of Act).
+	ActKeptClosed = "kept_closed"
 )
 
 // Errors of Act, for answers to the person who acted.

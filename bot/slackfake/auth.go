@@ -1,6 +1,7 @@
 package slackfake
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -8,7 +9,7 @@ import (
 // until SetScopes changes them: those inboxbot's manifest asks for.
 var DefaultScopes = []string{
 	"chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
-	"reactions:read", "reactions:write", "files:read", "files:write", "users:read", "commands",
+	"reactions:read", "reactions:write", "files:read", "files:write", "users:read", "commands", "chat:write.customize",
 }
 
 // authState is the fake's view of the tokens (guarded by Server.mu).
@@ -53,6 +54,15 @@ func (s *Server) SetScopes(scopes ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.auth.scopes, s.auth.custom = append([]string(nil), scopes...), true
+}
+
+// hasScopeLocked reports whether the bot token has scope.
+func (s *Server) hasScopeLocked(scope string) bool {
+	scopes := DefaultScopes
+	if s.auth.custom {
+		scopes = s.auth.scopes
+	}
+	return slices.Contains(scopes, scope)
 }
 
 // authCheck answers a call whose token is missing, wrong or rejected;

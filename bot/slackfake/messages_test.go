@@ -103,3 +103,38 @@ func TestThreadReplyEditDelete(t *testing.T) {
 		t.Errorf("bot's parent deleted: %+v", m)
 	}
 }
+
+// TestPostAsCustomName checks username and icon_url: taken with
+// chat:write.customize, shown in history, ignored without the scope.
+func TestPostAsCustomName(t *testing.T) {
+	f := newFake(t)
+	ctx := ctxT(t)
+	api := newAPI(f)
+	_, ts, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("hi", false),
+		slack.MsgOptionUsername("Alice via inboxbot"), slack.MsgOptionIconURL("https://example.com/a.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := f.Message("C1", ts); m.Username != "Alice via inboxbot" || m.IconURL != "https://example.com/a.png" || m.BotID != slackfake.BotID {
+		t.Errorf("posted %+v", m)
+	}
+	h, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1"})
+	if err != nil || len(h.Messages) != 1 || h.Messages[0].Username != "Alice via inboxbot" {
+		t.Errorf("history %+v %v", h, err)
+	}
+
+	var scopes []string
+	for _, s := range slackfake.DefaultScopes {
+		if s != "chat:write.customize" {
+			scopes = append(scopes, s)
+		}
+	}
+	f.SetScopes(scopes...)
+	_, ts, err = api.PostMessageContext(ctx, "C1", slack.MsgOptionText("hi", false), slack.MsgOptionUsername("Bob via inboxbot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := f.Message("C1", ts); m.Username != "" {
+		t.Errorf("name taken without chat:write.customize: %+v", m)
+	}
+}

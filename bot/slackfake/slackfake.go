@@ -151,6 +151,10 @@ type Message struct {
 	Via string
 	// Files are the IDs of the files the message shares (see File).
 	Files []string
+	// Username and IconURL are the bot post's own name and picture
+	// (username, icon_url). Like Slack, the fake takes them only when the
+	// token has chat:write.customize, and ignores them otherwise.
+	Username, IconURL string
 }
 
 type msgRec struct {
@@ -162,6 +166,7 @@ type msgRec struct {
 	unfurl, linkNames, broadcast                      bool
 	editedTS                                          string
 	files                                             []string // file IDs (files.go)
+	username, iconURL                                 string
 }
 
 func (m *msgRec) toMessage() Message {
@@ -181,6 +186,8 @@ func (m *msgRec) toMessage() Message {
 		Subtype:     m.subtype,
 		Attachments: cloneRaw(m.attachments),
 		Files:       slices.Clone(m.files),
+		Username:    m.username,
+		IconURL:     m.iconURL,
 	}
 	if len(m.reactions) > 0 {
 		out.Reactions = make(map[string][]string, len(m.reactions))
@@ -667,6 +674,12 @@ func (s *Server) msgJSONLocked(m *msgRec, withMeta bool) map[string]any {
 	}
 	if m.subtype != "" {
 		o["subtype"] = m.subtype
+	}
+	if m.username != "" {
+		o["username"] = m.username
+	}
+	if m.iconURL != "" {
+		o["icons"] = map[string]any{"image_48": m.iconURL}
 	}
 	if m.subtype == "tombstone" {
 		o["hidden"] = true

@@ -275,6 +275,9 @@ func (s *Server) chatPostMessage(p params) answer {
 		unfurl:      !(p.isFalse("unfurl_links") && p.isFalse("unfurl_media")),
 		linkNames:   p.bool("link_names"),
 	}
+	if s.hasScopeLocked("chat:write.customize") && !p.bool("as_user") {
+		m.username, m.iconURL = p.Get("username"), p.Get("icon_url")
+	}
 	if tts := p.Get("thread_ts"); tts != "" {
 		// Replying to a reply threads under its parent, like Slack.
 		if parent := s.findLocked(ch.id, tts); parent != nil && parent.threadTS != "" {

@@ -320,7 +320,12 @@ func testStatusFollowsMail(t *testing.T, h *harness) {
 	}
 
 	h.deliver(customerMail{Subject: "Re: Lifecycle", MessageID: "back@example.com", InReplyTo: "Lifecycle@example.com", Body: "Still broken!"}.raw())
-	h.waitLine(root.TS, "The customer replied: #1 is open again")
+	back := h.waitThread(root.TS, func(m slackfake.Message) bool {
+		return m.BotID != "" && strings.Contains(m.Text, "The customer replied: #1 is open again")
+	})
+	if !back.Broadcast {
+		t.Error("the reopen line was not also sent to the channel: a customer's answer in an old thread goes unnoticed")
+	}
 	h.waitCard(root.TS, "Open", "Assigned to <@UBOB>")
 	// The next reply goes to the human, not to the robots.
 	_, e = h.slack.UserPost(inboxChannel, bob, root.TS, "Trying again.")
