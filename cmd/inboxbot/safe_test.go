@@ -151,23 +151,25 @@ func TestSendNowAndCancel(t *testing.T) {
 	ts2 := h.reply(alice, root.TS, "Cancel me")
 	h.waitMark(ts2, "hourglass_flowing_sand", "")
 	var p2 slackfake.Message
-	for _, e := range h.slack.Ephemerals() {
-		if e.User == alice && e.TS != p1.TS && strings.Contains(text(e), "goes out at") {
-			p2 = e
+	// The preview is posted apart from the mark: wait for it.
+	h.poll("the second reply's preview", func() bool {
+		for _, e := range h.slack.Ephemerals() {
+			if e.User == alice && e.TS != p1.TS && strings.Contains(text(e), "goes out at") {
+				p2 = e
+			}
 		}
-	}
-	if p2.TS == "" {
-		t.Fatal("no preview for the second reply")
-	}
+		return p2.TS != ""
+	})
 	h.click(alice, p1, "reply_send_now")
 	got := h.waitMails(1)
 	if !strings.Contains(body(t, got[0]), "Send me now") {
 		t.Errorf("sent %q", body(t, got[0]))
 	}
 	h.waitMark(ts1, "email", "hourglass_flowing_sand")
-	if e, _ := h.slack.Ephemeral(p1.TS); !strings.Contains(e.Text, "Sending your reply") {
-		t.Errorf("preview not replaced after Send now: %q", e.Text)
-	}
+	h.poll("the preview replaced after Send now", func() bool {
+		e, _ := h.slack.Ephemeral(p1.TS)
+		return strings.Contains(e.Text, "Sending your reply")
+	})
 	h.click(alice, p1, "reply_cancel") // too late
 	h.poll("answer to a late cancel", func() bool {
 		e, _ := h.slack.Ephemeral(p1.TS)
