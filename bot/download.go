@@ -36,46 +36,48 @@ func (b *Bot) fileQueue(ctx context.Context) {
 }
 
 func (b *Bot) drainFiles(ctx context.Context) (time.Time, error) {
-	jobs, err := b.st.MailJobs()
-	if err != nil {
-		return time.Time{}, err
-	}
-	var next time.Time
-	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
-	for i := range jobs {
-		j := &jobs[i]
-		if ctx.Err() != nil {
-			return time.Time{}, ctx.Err()
+	var next store.Soonest
+	var failed error
+	err := b.st.MailJobsEach(func(j *store.MailJob) bool {
+		if failed = ctx.Err(); failed != nil {
+			return false
 		}
 		if j.Held || !j.FilesPending() {
-			continue
+			return true
 		}
 		if j.NextFileAttempt.After(time.Now()) {
-			later(j.NextFileAttempt)
-			continue
+			next.At(j.NextFileAttempt)
+			return true
 		}
 		err := b.fetchFiles(ctx, j)
 		var ny *notYet
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			return time.Time{}, ctx.Err()
+			failed = ctx.Err()
 		case errors.As(err, &ny):
-			later(ny.until)
+			next.At(ny.until)
 		default:
-			if err := b.filesFailed(j, err); err != nil {
-				return time.Time{}, err
-			}
-			if !j.NextFileAttempt.IsZero() {
-				later(j.NextFileAttempt)
+			if failed = b.filesFailed(j, err); failed == nil && !j.NextFileAttempt.IsZero() {
+				next.At(j.NextFileAttempt)
 			}
 		}
+		return failed == nil
+	})
+	if err = cmpErr(err, failed); err != nil {
+		return time.Time{}, err
 	}
-	return next, nil
+	return next.Time(), nil
+}
+
+// cmpErr is the first of errs that is not nil.
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fileError is a download that no retry can fix.

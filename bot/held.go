@@ -44,12 +44,7 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	var next time.Time
-	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
+	var next store.Soonest
 	for i := range jobs {
 		j := &jobs[i]
 		if ctx.Err() != nil {
@@ -57,23 +52,23 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 		}
 		if q := j.Question; q != nil {
 			if !q.Notified && !b.ask(ctx, j) {
-				later(time.Now().Add(5 * time.Second))
+				next.At(time.Now().Add(5 * time.Second))
 			}
 			if time.Now().Before(q.Expires) {
-				later(q.Expires)
+				next.At(q.Expires)
 				continue
 			}
 			if done, err := b.st.ExpireQuestion(j.Seq); err != nil {
 				return time.Time{}, err
 			} else if !done {
-				later(time.Now().Add(time.Second)) // the store's clock is behind ours
+				next.At(time.Now().Add(time.Second)) // the store's clock is behind ours
 			} else {
 				b.log.Info("held reply's question unanswered: cancelled", "conv", j.Conv, "seq", j.Seq)
 			}
 			continue
 		}
 		if j.HoldUntil.After(time.Now()) {
-			later(j.HoldUntil)
+			next.At(j.HoldUntil)
 			continue
 		}
 		if err := b.release(ctx, j); err != nil {
@@ -82,14 +77,14 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 			}
 			var ny *notYet
 			if errors.As(err, &ny) {
-				later(ny.until)
+				next.At(ny.until)
 				continue
 			}
 			b.log.Warn("held reply not released yet: cannot read its Slack message", "conv", j.Conv, "seq", j.Seq, "err", err)
-			later(time.Now().Add(5 * time.Second))
+			next.At(time.Now().Add(5 * time.Second))
 		}
 	}
-	return next, nil
+	return next.Time(), nil
 }
 
 // release takes the fresh look at a held reply's Slack message and

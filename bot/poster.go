@@ -25,12 +25,7 @@ func (b *Bot) postQueue(ctx context.Context) {
 const pageSize = 64 // jobs read per transaction
 
 func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
-	var next time.Time
-	later := func(t time.Time) {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
+	var next store.Soonest
 	blocked := map[uint64]bool{}
 	var seq uint64
 	for {
@@ -49,7 +44,7 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 			}
 			if j.NextAttempt.After(time.Now()) {
 				blocked[j.Conv] = true
-				later(j.NextAttempt)
+				next.At(j.NextAttempt)
 				continue
 			}
 			err := b.runJob(ctx, j)
@@ -62,7 +57,7 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 			blocked[j.Conv] = true
 			var ny *notYet
 			if errors.As(err, &ny) {
-				later(ny.until) // paced or rate limited: not the job's fault
+				next.At(ny.until) // paced or rate limited: not the job's fault
 				continue
 			}
 			wait := retryDelay(j.Attempts + 1)
@@ -73,7 +68,7 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 			if err := b.st.RetrySlackJob(j.Seq, time.Now().Add(wait), err.Error(), unknown, true); err != nil {
 				return time.Time{}, err
 			}
-			later(time.Now().Add(wait))
+			next.At(time.Now().Add(wait))
 		}
 	}
 	if err := b.replayParked(ctx); err != nil {
@@ -83,8 +78,8 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 	case b.resolved <- struct{}{}:
 	default:
 	}
-	later(b.refreshCards(ctx))
-	return next, nil
+	next.At(b.refreshCards(ctx))
+	return next.Time(), nil
 }
 
 func cmpOr(a, b string) string {

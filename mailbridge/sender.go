@@ -120,38 +120,39 @@ func (s *Sender) Run(ctx context.Context) error {
 
 // drain sends every due job once and returns when the next one falls due.
 func (s *Sender) drain(ctx context.Context) (time.Time, error) {
-	jobs, err := s.st.MailJobs()
-	if err != nil {
-		return time.Time{}, err
-	}
-	var next time.Time
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			return time.Time{}, ctx.Err()
+	var next store.Soonest
+	var failed error
+	err := s.st.MailJobsEach(func(j *store.MailJob) bool {
+		if failed = ctx.Err(); failed != nil {
+			return false
 		}
-		if s.cfg.Inbox != "" && j.Inbox != s.cfg.Inbox {
-			continue // another inbox's sender sends it
-		}
-		if j.Held {
-			continue // the bot releases it at the end of its hold window
-		}
-		if j.FilesPending() {
-			continue // the bot is downloading its files
+		switch {
+		case s.cfg.Inbox != "" && j.Inbox != s.cfg.Inbox:
+			return true // another inbox's sender sends it
+		case j.Held:
+			return true // the bot releases it at the end of its hold window
+		case j.FilesPending():
+			return true // the bot is downloading its files
 		}
 		now := time.Now()
 		if j.NextAttempt.After(now) {
-			if next.IsZero() || j.NextAttempt.Before(next) {
-				next = j.NextAttempt
-			}
-			continue
+			next.At(j.NextAttempt)
+			return true
 		}
-		if err := s.attempt(ctx, j); err != nil {
-			return time.Time{}, err
+		if failed = s.attempt(ctx, *j); failed != nil {
+			return false
 		}
 		// A retry may be due later; read the queue again for it.
-		next = now
+		next.At(now)
+		return true
+	})
+	if err == nil {
+		err = failed
 	}
-	return next, nil
+	if err != nil {
+		return time.Time{}, err
+	}
+	return next.Time(), nil
 }
 
 // attempt sends one job, recording the attempt before and the outcome after.

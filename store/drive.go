@@ -42,3 +42,35 @@ func DriveOn(ctx context.Context, now func() time.Time, kick <-chan struct{}, lo
 		t.Stop()
 	}
 }
+
+// Soonest keeps the earliest of the times it is given (the zero time:
+// none): a drain's answer to when its next job falls due.
+type Soonest struct{ t time.Time }
+
+// At offers t; the zero time is ignored.
+func (s *Soonest) At(t time.Time) {
+	if !t.IsZero() && (s.t.IsZero() || t.Before(s.t)) {
+		s.t = t
+	}
+}
+
+// Time is the earliest time offered (zero: none).
+func (s *Soonest) Time() time.Time { return s.t }
+
+// MailJobsEach calls f with each outbox job, oldest first, reading the
+// queue a slice at a time; f returning false stops.
+func (s *Store) MailJobsEach(f func(j *MailJob) bool) error {
+	var seq uint64
+	for {
+		jobs, err := s.MailJobsAfter(seq, 64)
+		if err != nil || len(jobs) == 0 {
+			return err
+		}
+		for i := range jobs {
+			seq = jobs[i].Seq
+			if !f(&jobs[i]) {
+				return nil
+			}
+		}
+	}
+}
