@@ -170,6 +170,9 @@ type Bot struct {
 
 	cardRetry time.Time // after a failed card update, when to try again
 	resolved  chan struct{}
+	// transportNoticed gets the Since of each notice posted that events
+	// stopped (see transportFailed).
+	transportNoticed chan time.Time
 
 	metrics    *Metrics
 	stateMu    sync.Mutex
@@ -186,7 +189,7 @@ func New(cfg Config, api SlackAPI, st *store.Store, log *slog.Logger) *Bot {
 		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
 		byChannel: map[string]*Inbox{}, byID: map[string]*Inbox{},
 		users: newCache[string](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
-		resolved: make(chan struct{}, 1), metrics: cfg.Metrics,
+		resolved: make(chan struct{}, 1), transportNoticed: make(chan time.Time, 1), metrics: cfg.Metrics,
 	}
 	b.pace = newPacer(cfg, b.log)
 	for i := range b.cfg.Inboxes {

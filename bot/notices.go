@@ -25,7 +25,11 @@ func (b *Bot) runNotice(ctx context.Context, j *store.SlackJob) error {
 		return err
 	}
 	b.log.Info("notice posted", "part", j.Notice.Part, "resolved", j.Notice.Resolved)
-	return b.st.FinishSlackJob(j.Seq)
+	if err := b.st.FinishSlackJob(j.Seq); err != nil {
+		return err
+	}
+	b.noticePosted(j.Notice)
+	return nil
 }
 
 // postTop posts the parts of a job that is in no conversation at the top

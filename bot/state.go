@@ -75,22 +75,41 @@ func (b *Bot) transportFailed(ctx context.Context, err error) {
 	if !first {
 		return
 	}
-	if err := b.st.EnqueueNotice(store.Notice{Part: "Slack Socket Mode", Since: st.Since, Error: st.Err, Fix: st.Fix,
+	if err := b.st.EnqueueNotice(store.Notice{Part: transportPart, Since: st.Since, Error: st.Err, Fix: st.Fix,
 		Problem: "Cannot receive thread replies, reactions, buttons or /inbox from Slack; inboxbot stops"}); err != nil {
 		b.log.Error("queueing a notice for the channel", "err", err)
 		return
 	}
-	deadline := time.Now().Add(b.cfg.NoticeWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		jobs, err := b.st.SlackJobs()
-		pending := err != nil
-		for _, j := range jobs {
-			pending = pending || j.Kind == store.JobNotice
-		}
-		if !pending {
+	t := time.NewTimer(b.cfg.NoticeWait)
+	defer t.Stop()
+	for {
+		select {
+		case since := <-b.transportNoticed:
+			if since.Equal(st.Since) {
+				return
+			}
+			// A notice an earlier run left in the queue.
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b.log.Warn("the notice that events stopped is not posted yet; it is posted at the next start", "waited", b.cfg.NoticeWait)
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// transportPart names the transport in its notices.
+const transportPart = "Slack Socket Mode"
+
+// noticePosted tells transportFailed, which may be waiting for it, that a
+// notice of the transport's failure was posted.
+func (b *Bot) noticePosted(n *store.Notice) {
+	if n.Part != transportPart || n.Resolved {
+		return
+	}
+	select {
+	case b.transportNoticed <- n.Since:
+	default:
 	}
 }
 
