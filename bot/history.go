@@ -17,12 +17,13 @@ import (
 // /inbox history ADDRESS lists them all as they are now. The card also
 // says what was merged into what.
 
-// card is a conversation's status card with other conversations' numbers
+// card is a conversation's status card, as its root post, its refreshes and
+// a composed conversation's root all show it: other conversations' numbers
 // linked to their threads (links need the workspace's URL and the other
-// threads, which the conversation alone does not have), and what is due
-// when (timers.go).
+// threads, which the conversation alone does not have), what is due when
+// (timers.go), and the AI menu when it is on (ai.go).
 func (b *Bot) card(c *store.Conversation) []slack.Block {
-	return b.withTimers(c, cardBlocks(c, true, b.convLink, b.cardExtras(c)...))
+	return cardBlocks(c, b.convLink, b.timerLine(c, b.cfg.Now()), b.cardExtras(c)...)
 }
 
 // convLink is the link to conversation num's thread ("" : none yet).

@@ -232,11 +232,11 @@ func (b *Bot) jobPosts(conv *store.Conversation, j *store.SlackJob) []post {
 	case store.JobPointer:
 		return []post{{top: true, text: b.pointerText(conv, j)}}
 	case store.JobMail:
-		posts := mailPosts(conv, j, b.attachMax(conv))
-		if len(posts) > 0 && posts[0].root {
-			posts[0].blocks = b.card(conv) // with links to other threads
+		var card []slack.Block
+		if j.NewConv {
+			card = b.card(conv)
 		}
-		return posts
+		return mailPosts(conv, j, card, b.attachMax(conv))
 	case store.JobReminder:
 		return []post{{text: b.reminderText(conv, j)}}
 	case store.JobComposed:

@@ -104,16 +104,12 @@ func displayName(a store.Address) string {
 	return a.Addr
 }
 
-// rootBlocks renders a conversation's root message: the status card,
-// without links to other conversations (see Bot.card); extra are elements
-// appended to its buttons (see Bot.cardExtras).
-func rootBlocks(c *store.Conversation, actions bool, extra ...slack.BlockElement) []slack.Block {
-	return cardBlocks(c, actions, nil, extra...)
-}
-
-// cardBlocks renders the status card; link, when not nil, links another
-// conversation's number to its thread.
-func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) string, extra ...slack.BlockElement) []slack.Block {
+// cardBlocks renders the status card, the root message of a conversation's
+// thread (Bot.card gives it what the conversation alone does not have).
+// link, when not nil, links another conversation's number to its thread;
+// timers, when not "", is the line of what is due when, shown right below
+// the status; extra are elements after the card's buttons.
+func cardBlocks(c *store.Conversation, link func(num uint64) string, timers string, extra ...slack.BlockElement) []slack.Block {
 	subject := cmp.Or(c.Subject, "(no subject)")
 	owner := "Unassigned"
 	if c.Assignee != "" {
@@ -132,6 +128,9 @@ func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) strin
 		slack.NewHeaderBlock(plain(cut(fmt.Sprintf("#%d · %s", c.Num, subject), headerMax))),
 		slack.NewContextBlock("", context...),
 	}
+	if timers != "" {
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(timers)))
+	}
 	preview := c.Preview
 	if strings.TrimSpace(preview) != "" {
 		blocks = append(blocks, richBlock(cut(preview, sectionMax)))
@@ -142,7 +141,7 @@ func cardBlocks(c *store.Conversation, actions bool, link func(num uint64) strin
 		}
 	}
 	blocks = append(blocks, relatedBlocks(c, link)...)
-	if actions && c.MergedInto == 0 {
+	if c.MergedInto == 0 {
 		// A merged conversation is worked in the one it was merged into.
 		blocks = append(blocks, cardActions(c, extra...))
 	}
@@ -239,16 +238,16 @@ type post struct {
 	file           *upload // set: the post uploads this file into the thread (text and blocks unused)
 }
 
-// mailPosts renders a queued mail: for a new conversation the root card, then
-// the new text in the thread if the card's preview does not show it all;
-// for a mail in an existing conversation, the mail in the thread. Its files
-// follow (mailfiles.go). The text shown is what the sender wrote: the
-// quoted history is folded away, and the whole mail follows as a file.
-// extra are more elements for the card's actions.
-func mailPosts(c *store.Conversation, j *store.SlackJob, attachMax int64, extra ...slack.BlockElement) []post {
+// mailPosts renders a queued mail: for a new conversation the root card
+// (card, which the caller renders only then), then the new text in the
+// thread if the card's preview does not show it all; for a mail in an
+// existing conversation, the mail in the thread. Its files follow
+// (mailfiles.go). The text shown is what the sender wrote: the quoted
+// history is folded away, and the whole mail follows as a file.
+func mailPosts(c *store.Conversation, j *store.SlackJob, card []slack.Block, attachMax int64) []post {
 	var posts []post
 	if j.NewConv {
-		posts = append(posts, post{root: true, text: rootFallback(c), blocks: rootBlocks(c, true, extra...)})
+		posts = append(posts, post{root: true, text: rootFallback(c), blocks: card})
 	}
 	if !j.NewConv || previewCut(c) {
 		posts = append(posts, mailTextPosts(c, j)...)

@@ -140,7 +140,7 @@ func TestMailPostsRespectSlackLimits(t *testing.T) {
 	j := &store.SlackJob{Kind: store.JobMail, NewConv: true, Mail: &store.InboundMail{Text: text, From: c.Customer,
 		Attachments: []store.Attachment{{Name: "a.pdf", Type: "application/pdf", Size: 3 << 20}}}}
 	c.First = &store.InboundMail{Attachments: j.Mail.Attachments}
-	posts := mailPosts(c, j, 0)
+	posts := mailPosts(c, j, cardBlocks(c, nil, ""), 0)
 	// The card, the text in the thread as far as Slack shows it, a line
 	// about the attachment (not in the spool), the whole mail as a file.
 	if !posts[0].root || len(posts) != 1+maxTextMsgs+2 {
@@ -196,12 +196,12 @@ func TestMailPostsShortAndReply(t *testing.T) {
 	c := &store.Conversation{Num: 1, Subject: "Hi", Customer: store.Address{Addr: "c@x"}, RootTS: "1.1"}
 	c.Preview = "short"
 	j := &store.SlackJob{Kind: store.JobMail, NewConv: true, Mail: &store.InboundMail{Text: "short", From: c.Customer}}
-	if posts := mailPosts(c, j, 0); len(posts) != 1 {
+	if posts := mailPosts(c, j, cardBlocks(c, nil, ""), 0); len(posts) != 1 {
 		t.Errorf("short new mail: %d posts", len(posts))
 	}
 	j.NewConv = false
 	j.Mail.Auto = true
-	posts := mailPosts(c, j, 0)
+	posts := mailPosts(c, j, cardBlocks(c, nil, ""), 0)
 	if len(posts) != 1 || posts[0].root {
 		t.Fatalf("reply mail: %+v", posts)
 	}

@@ -56,7 +56,7 @@ func TestCardTagsMergesAndHistory(t *testing.T) {
 		}
 		return "https://acme.slack.com/archives/C1/p" + convValue(n)
 	}
-	got := shownJSON(t, cardBlocks(c, true, link))
+	got := shownJSON(t, cardBlocks(c, link, ""))
 	for _, want := range []string{
 		"🏷 billing · vip",
 		"Merged into this one: <https://acme.slack.com/archives/C1/p5|#5>",
@@ -70,22 +70,22 @@ func TestCardTagsMergesAndHistory(t *testing.T) {
 		}
 	}
 	// Without links (the pure rendering) the numbers are plain.
-	if plain := shownJSON(t, rootBlocks(c, true)); strings.Contains(plain, "https://") || !strings.Contains(plain, "#4 closed") {
+	if plain := shownJSON(t, cardBlocks(c, nil, "")); strings.Contains(plain, "https://") || !strings.Contains(plain, "#4 closed") {
 		t.Errorf("card without links:\n%s", plain)
 	}
 	// A merged conversation points to the other and has no buttons.
 	m := &store.Conversation{Num: 5, Subject: "Dup", Status: store.StatusClosed, MergedInto: 7}
-	got = shownJSON(t, cardBlocks(m, true, link))
+	got = shownJSON(t, cardBlocks(m, link, ""))
 	if !strings.Contains(got, "Merged into <https://acme.slack.com/archives/C1/p7|#7>") || strings.Contains(got, `"type":"actions"`) {
 		t.Errorf("merged card:\n%s", got)
 	}
 	// One earlier conversation, or more than were counted.
 	c.Earlier = &store.Earlier{Count: 1, Recent: []store.EarlierConv{{Num: 4, Status: store.StatusOpen}}}
-	if got := shownJSON(t, rootBlocks(c, false)); !strings.Contains(got, "1 earlier conversation with") || strings.Contains(got, "…") {
+	if got := shownJSON(t, cardBlocks(c, nil, "")); !strings.Contains(got, "1 earlier conversation with") || strings.Contains(got, "…") {
 		t.Errorf("one earlier:\n%s", got)
 	}
 	c.Earlier = &store.Earlier{Count: 100, More: true, Recent: []store.EarlierConv{{Num: 4, Status: store.StatusOpen}}}
-	if got := shownJSON(t, rootBlocks(c, false)); !strings.Contains(got, "100+ earlier conversations") {
+	if got := shownJSON(t, cardBlocks(c, nil, "")); !strings.Contains(got, "100+ earlier conversations") {
 		t.Errorf("capped count:\n%s", got)
 	}
 }
@@ -93,7 +93,7 @@ func TestCardTagsMergesAndHistory(t *testing.T) {
 func TestBlockedMailFlagged(t *testing.T) {
 	c := &store.Conversation{Num: 3, Customer: store.Address{Addr: "carl@example.com"}}
 	j := &store.SlackJob{Kind: store.JobMail, Conv: 3, Blocked: true, Mail: &store.InboundMail{From: store.Address{Addr: "carl@example.com"}, Text: "again"}}
-	posts := mailPosts(c, j, 0)
+	posts := mailPosts(c, j, nil, 0)
 	if got := shownJSON(t, posts[0].blocks); !strings.Contains(got, "carl@example.com is blocked") {
 		t.Errorf("blocked sender's mail not flagged:\n%s", got)
 	}

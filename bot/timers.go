@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -135,15 +134,6 @@ func (b *Bot) timerLine(c *store.Conversation, now time.Time) string {
 		parts = append(parts, fmt.Sprintf(":hourglass: Closes by itself %s if the customer does not answer", localDate(c.AutoCloseAt, loc)))
 	}
 	return strings.Join(parts, " · ")
-}
-
-// withTimers adds to a conversation's status card the line of its timers
-// as of now, right below the status line.
-func (b *Bot) withTimers(c *store.Conversation, blocks []slack.Block) []slack.Block {
-	if line := b.timerLine(c, b.cfg.Now()); line != "" {
-		blocks = slices.Insert(blocks, min(2, len(blocks)), slack.Block(slack.NewContextBlock("", mrkdwn(line))))
-	}
-	return blocks
 }
 
 // remindee is whom a reminder mentions: the owner (By), else the inbox's

@@ -96,14 +96,14 @@ func TestCardShowsTimers(t *testing.T) {
 	c := &store.Conversation{Num: 3, Inbox: "support@acme.test", Status: store.StatusOpen, Subject: "Help",
 		Clock: store.Clock{Kind: store.ClockFirst, Start: now, Remind: now, Due: now.Add(25 * time.Minute)}}
 	blocks := b.card(c)
-	if len(blocks) != len(rootBlocks(c, true))+1 {
+	if len(blocks) != len(cardBlocks(c, nil, ""))+1 {
 		t.Fatalf("%d blocks", len(blocks))
 	}
 	if got := blockText(blocks[2]); !strings.Contains(got, "First reply due in 25 min") {
 		t.Errorf("the timer line is not right below the status: %q", got)
 	}
 	c.Clock = store.Clock{}
-	if len(b.card(c)) != len(rootBlocks(c, true)) {
+	if len(b.card(c)) != len(cardBlocks(c, nil, "")) {
 		t.Error("a line without timers")
 	}
 }
