@@ -78,8 +78,11 @@ type Config struct {
 		Timeout         time.Duration
 	}
 	// Now is the clock of what the bot decides by time (response
-	// targets, snoozes, digests, hold windows); tests set it. Default
-	// time.Now.
+	// targets, snoozes, digests, hold windows and questions, lists'
+	// ages and "today", pruning what the store stamped): the store's
+	// clock (store.Options.Now). Tests set it. Default time.Now. Slack
+	// mechanics (retries, pacing, the catch-up's alive marks, which
+	// compare with Slack's timestamps) stay on the wall clock.
 	Now func() time.Time
 	// ClockRecheck is how often time-driven loops (the weekly digest)
 	// look at Now again besides their timers, which follow neither a
@@ -288,7 +291,8 @@ func (b *Bot) pruneEvents(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := b.st.PruneEvents(time.Now().Add(-b.cfg.CatchUpWindow - 24*time.Hour)); err != nil {
+		// The store stamps both with its clock, which is the bot's.
+		if n, err := b.st.PruneEvents(b.cfg.Now().Add(-b.cfg.CatchUpWindow - 24*time.Hour)); err != nil {
 			b.log.Warn("pruning handled events", "err", err)
 		} else if n > 0 {
 			b.log.Info("pruned handled events", "n", n)

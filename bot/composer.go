@@ -358,7 +358,7 @@ func (b *Bot) composedPosted(ctx context.Context, conv *store.Conversation, j *s
 		return err
 	}
 	b.log.Info("composed reply queued", "conv", conv.Num, "seq", job.Seq, "agent", job.AgentID, "message_id", job.MessageID, "held", job.Held)
-	if job.Held && time.Until(job.HoldUntil) > time.Second {
+	if job.Held && job.HoldUntil.Sub(b.cfg.Now()) > time.Second {
 		b.goRun(ctx, func(ctx context.Context) { b.preview(ctx, conv, job, in) })
 	}
 	return nil

@@ -32,9 +32,11 @@ const (
 	actCancel     = "reply_cancel"
 )
 
-// holdQueue drives held replies until ctx is done.
+// holdQueue drives held replies until ctx is done, on the bot's clock: hold
+// windows and questions' expiry are business time, and the store stamps
+// questions with the same clock.
 func (b *Bot) holdQueue(ctx context.Context) {
-	store.Drive(ctx, b.st.HeldKick(), b.log, b.drainHeld)
+	store.DriveOn(ctx, b.cfg.Now, b.st.HeldKick(), b.log, b.drainHeld)
 }
 
 // drainHeld handles every held reply that is due and returns when the next
@@ -50,24 +52,25 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 		if ctx.Err() != nil {
 			return time.Time{}, ctx.Err()
 		}
+		now := b.cfg.Now()
 		if q := j.Question; q != nil {
 			if !q.Notified && !b.ask(ctx, j) {
-				next.At(time.Now().Add(5 * time.Second))
+				next.At(now.Add(5 * time.Second))
 			}
-			if time.Now().Before(q.Expires) {
+			if now.Before(q.Expires) {
 				next.At(q.Expires)
 				continue
 			}
 			if done, err := b.st.ExpireQuestion(j.Seq); err != nil {
 				return time.Time{}, err
 			} else if !done {
-				next.At(time.Now().Add(time.Second)) // the store's clock is behind ours
+				next.At(now.Add(time.Second)) // answered meanwhile, or not expired yet by the store's look
 			} else {
 				b.log.Info("held reply's question unanswered: cancelled", "conv", j.Conv, "seq", j.Seq)
 			}
 			continue
 		}
-		if j.HoldUntil.After(time.Now()) {
+		if j.HoldUntil.After(now) {
 			next.At(j.HoldUntil)
 			continue
 		}
@@ -81,7 +84,7 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 				continue
 			}
 			b.log.Warn("held reply not released yet: cannot read its Slack message", "conv", j.Conv, "seq", j.Seq, "err", err)
-			next.At(time.Now().Add(5 * time.Second))
+			next.At(now.Add(5 * time.Second))
 		}
 	}
 	return next.Time(), nil
@@ -239,7 +242,7 @@ func (b *Bot) preview(ctx context.Context, conv *store.Conversation, j *store.Ma
 		undo = "Click Cancel to stop it."
 	}
 	head := fmt.Sprintf(":hourglass_flowing_sand: Your reply in #%d goes out at %s (in %s). %s",
-		conv.Num, slackTime(j.HoldUntil), time.Until(j.HoldUntil).Round(time.Second), undo)
+		conv.Num, slackTime(j.HoldUntil), j.HoldUntil.Sub(b.cfg.Now()).Round(time.Second), undo)
 	if conv.Assignee != "" && conv.Assignee != j.AgentID {
 		head += fmt.Sprintf("\n:warning: #%d belongs to <@%s>.", conv.Num, conv.Assignee)
 	}
@@ -264,7 +267,7 @@ func (b *Bot) ask(ctx context.Context, j *store.MailJob) bool {
 	if err != nil || j.Question == nil {
 		return false
 	}
-	now := time.Now()
+	now := b.cfg.Now()
 	var why []string
 	for _, c := range j.Question.Why {
 		switch {

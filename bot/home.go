@@ -75,7 +75,7 @@ func midnight(now time.Time) time.Time {
 }
 
 func (b *Bot) statusText(inboxes []*Inbox) (string, error) {
-	n, err := b.st.Count(inboxIDs(inboxes), midnight(time.Now()))
+	n, err := b.st.Count(inboxIDs(inboxes), midnight(b.cfg.Now()))
 	if err != nil {
 		return "", err
 	}
@@ -94,7 +94,7 @@ func (b *Bot) listText(inboxes []*Inbox, user, filter, tag string) (string, erro
 		return fmt.Sprintf("*%s*: none.", title), nil
 	}
 	lines := []string{fmt.Sprintf("*%s* (%d):", title, total)}
-	now := time.Now()
+	now := b.cfg.Now()
 	for i := range rows {
 		lines = append(lines, b.row(&rows[i], now))
 	}
@@ -165,7 +165,7 @@ const homeRows = 15 // per section; a Home view holds at most 100 blocks
 // homeView shows, per inbox the person works in, their queue: Mine,
 // Unassigned and Waiting on customer, oldest first.
 func (b *Bot) homeView(inboxes []*Inbox, user string) (slack.HomeTabViewRequest, error) {
-	now := time.Now()
+	now := b.cfg.Now()
 	blocks := []slack.Block{slack.NewHeaderBlock(plain("Your inbox"))}
 	for _, in := range inboxes {
 		scope := []*Inbox{in}

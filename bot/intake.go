@@ -106,7 +106,7 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 	}
 	b.log.Info("reply queued", "conv", conv.Num, "seq", job.Seq, "agent", e.User, "message_id", job.MessageID, "held", job.Held,
 		"files", len(files))
-	if job.Held && time.Until(job.HoldUntil) > time.Second {
+	if job.Held && job.HoldUntil.Sub(b.cfg.Now()) > time.Second {
 		b.goRun(ctx, func(ctx context.Context) { b.preview(ctx, conv, job, in) })
 	}
 	return nil
