@@ -40,54 +40,65 @@ func (b *Bot) holdQueue(ctx context.Context) {
 }
 
 // drainHeld handles every held reply that is due and returns when the next
-// one falls due.
+// one falls due. The outbox is read a slice at a time, like the sender's.
 func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
-	jobs, err := b.st.HeldJobs()
-	if err != nil {
+	var next store.Soonest
+	var failed error
+	err := b.st.MailJobsEach(func(j *store.MailJob) bool {
+		if j.Held {
+			failed = b.driveHeld(ctx, j, &next)
+		}
+		return failed == nil
+	})
+	if err = cmpErr(err, failed); err != nil {
 		return time.Time{}, err
 	}
-	var next store.Soonest
-	for i := range jobs {
-		j := &jobs[i]
-		if ctx.Err() != nil {
-			return time.Time{}, ctx.Err()
-		}
-		now := b.cfg.Now()
-		if q := j.Question; q != nil {
-			if !q.Notified && !b.ask(ctx, j) {
-				next.At(now.Add(5 * time.Second))
-			}
-			if now.Before(q.Expires) {
-				next.At(q.Expires)
-				continue
-			}
-			if done, err := b.st.ExpireQuestion(j.Seq); err != nil {
-				return time.Time{}, err
-			} else if !done {
-				next.At(now.Add(time.Second)) // answered meanwhile, or not expired yet by the store's look
-			} else {
-				b.log.Info("held reply's question unanswered: cancelled", "conv", j.Conv, "seq", j.Seq)
-			}
-			continue
-		}
-		if j.HoldUntil.After(now) {
-			next.At(j.HoldUntil)
-			continue
-		}
-		if err := b.release(ctx, j); err != nil {
-			if ctx.Err() != nil {
-				return time.Time{}, ctx.Err()
-			}
-			var ny *notYet
-			if errors.As(err, &ny) {
-				next.At(ny.until)
-				continue
-			}
-			b.log.Warn("held reply not released yet: cannot read its Slack message", "conv", j.Conv, "seq", j.Seq, "err", err)
+	return next.Time(), nil
+}
+
+// driveHeld does what is due of held reply j, and offers next the time to
+// look at it again. An error stops the drain (the store, or ctx).
+func (b *Bot) driveHeld(ctx context.Context, j *store.MailJob, next *store.Soonest) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	now := b.cfg.Now()
+	if q := j.Question; q != nil {
+		if !q.Notified && !b.ask(ctx, j) {
 			next.At(now.Add(5 * time.Second))
 		}
+		if now.Before(q.Expires) {
+			next.At(q.Expires)
+			return nil
+		}
+		done, err := b.st.ExpireQuestion(j.Seq)
+		switch {
+		case err != nil:
+			return err
+		case !done:
+			next.At(now.Add(time.Second)) // answered meanwhile, or not expired yet by the store's look
+		default:
+			b.log.Info("held reply's question unanswered: cancelled", "conv", j.Conv, "seq", j.Seq)
+		}
+		return nil
 	}
-	return next.Time(), nil
+	if j.HoldUntil.After(now) {
+		next.At(j.HoldUntil)
+		return nil
+	}
+	err := b.release(ctx, j)
+	var ny *notYet
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &ny):
+		next.At(ny.until)
+	default:
+		b.log.Warn("held reply not released yet: cannot read its Slack message", "conv", j.Conv, "seq", j.Seq, "err", err)
+		next.At(now.Add(5 * time.Second))
+	}
+	return nil
 }
 
 // release takes the fresh look at a held reply's Slack message and
