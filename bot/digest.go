@@ -39,26 +39,22 @@ func (b *Bot) digests(ctx context.Context) {
 	if len(plans) == 0 {
 		return
 	}
-	for {
+	// No kick: the only news is the clock, looked at every ClockRecheck
+	// besides the next digest time (a changed wall clock or a test's
+	// clock is not followed by a timer).
+	store.DriveOn(ctx, b.cfg.Now, nil, b.log, func(ctx context.Context) (time.Time, error) {
 		now := b.cfg.Now()
-		wait := b.cfg.ClockRecheck
+		next := now.Add(b.cfg.ClockRecheck)
 		for _, p := range plans {
-			if err := b.digest(ctx, p, now); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
+			if err := b.digest(ctx, p, now); err != nil && ctx.Err() == nil {
 				b.log.Warn("weekly digest", "inbox", p.in.ID, "err", err)
 			}
-			wait = min(wait, max(p.when.Next(now, p.in.Calendar.Location()).Sub(now), 0))
+			if t := p.when.Next(now, p.in.Calendar.Location()); t.Before(next) {
+				next = t
+			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+		return next, nil
+	})
 }
 
 // digest queues p's inbox's digest of the latest digest time, unless it
