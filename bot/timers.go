@@ -208,24 +208,12 @@ func (b *Bot) runDM(ctx context.Context, j *store.SlackJob) error {
 	if err != nil {
 		return err
 	}
-	key := postKey(j.By)
-	if until := b.pace.take(key); !until.IsZero() {
-		return &notYet{key: key, until: until}
-	}
-	if err := b.st.BeginSlackPart(j.Seq, 0, j.By, false); err != nil {
-		return err
-	}
-	_, _, err = b.api.PostMessageContext(ctx, j.By, slack.MsgOptionText(b.dmText(conv, j), false),
-		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
-	var rl *slack.RateLimitedError
+	_, err = b.postPart(ctx, j, j.By, "", post{top: true, text: b.dmText(conv, j)})
+	var ny *notYet
 	var se slack.SlackErrorResponse
 	switch {
-	case errors.As(err, &rl):
-		until := b.pace.limitedUntil(key, rl.RetryAfter)
-		if err := b.st.RetrySlackJob(j.Seq, until, err.Error(), false, false); err != nil {
-			return err
-		}
-		return &notYet{key: key, until: until, err: err}
+	case errors.As(err, &ny):
+		return err
 	case errors.As(err, &se):
 		log.Warn("direct message about a missed target refused", "err", err)
 	case err != nil:
