@@ -273,11 +273,11 @@ func (b *Bot) assign(ctx context.Context, c *store.Conversation, by, target stri
 	if target == "" {
 		return "Pick someone to assign it to.", false
 	}
-	u, err := b.api.GetUserInfoContext(ctx, target)
+	u, err := b.user(ctx, target)
 	if err != nil {
 		return fmt.Sprintf("I don't know the user %s. %s", escape(target), usageOf("assign")), false
 	}
-	if u.IsBot {
+	if u.bot {
 		return fmt.Sprintf("<@%s> is a bot; assign a person.", target), false
 	}
 	ok, err := b.mayWork(ctx, target, c)

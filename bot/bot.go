@@ -166,7 +166,7 @@ type Bot struct {
 	teamURL          string // https://team.slack.com/, for permalinks
 
 	pace    *pacer
-	users   *cache[string]          // user ID -> real name
+	users   *cache[person]          // user ID -> what users.info said
 	members *cache[map[string]bool] // channel -> its members
 	convMu  keyedMutex              // serialises card updates per conversation
 	wg      sync.WaitGroup          // work started by handlers
@@ -191,7 +191,7 @@ func New(cfg Config, api SlackAPI, st *store.Store, log *slog.Logger) *Bot {
 	b := &Bot{
 		cfg: cfg, api: api, st: st, log: log.With("component", "slack"),
 		byChannel: map[string]*Inbox{}, byID: map[string]*Inbox{},
-		users: newCache[string](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
+		users: newCache[person](time.Hour), members: newCache[map[string]bool](cfg.MemberTTL),
 		resolved: make(chan struct{}, 1), transportNoticed: make(chan time.Time, 1), metrics: cfg.Metrics,
 	}
 	b.pace = newPacer(cfg, b.log)
@@ -324,19 +324,37 @@ func (b *Bot) channelOf(c *store.Conversation) string {
 	return ""
 }
 
-// userName is a user's real name for the From of their replies.
-func (b *Bot) userName(ctx context.Context, id string) string {
-	if name, ok := b.users.get(id); ok {
-		return name
+// person is what the bot uses of a Slack user.
+type person struct {
+	name string // the name they go by (personName)
+	icon string // their picture, 72 px
+	bot  bool
+}
+
+// user is what users.info says of a user, cached for an hour: one event
+// may need a name several times (mentions, the author, the composer's
+// profile), and names rarely change.
+func (b *Bot) user(ctx context.Context, id string) (person, error) {
+	if p, ok := b.users.get(id); ok {
+		return p, nil
 	}
 	u, err := b.api.GetUserInfoContext(ctx, id)
 	if err != nil {
-		b.log.Warn("users.info", "user", id, "err", err)
-		return ""
+		return person{}, err
 	}
-	name := personName(u)
-	b.users.put(id, name)
-	return name
+	p := person{name: personName(u), icon: u.Profile.Image72, bot: u.IsBot}
+	b.users.put(id, p)
+	return p, nil
+}
+
+// userName is a user's real name for the From of their replies ("" when
+// Slack cannot say).
+func (b *Bot) userName(ctx context.Context, id string) string {
+	p, err := b.user(ctx, id)
+	if err != nil {
+		b.log.Warn("users.info", "user", id, "err", err)
+	}
+	return p.name
 }
 
 // personName is the name a user goes by.

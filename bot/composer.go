@@ -288,13 +288,16 @@ func (b *Bot) viewSubmission(ctx context.Context, cb slack.InteractionCallback) 
 	if in == nil {
 		return refuse(fmt.Sprintf("#%d belongs to an inbox that is not configured any more: nothing was sent.", c.Num))
 	}
-	name, icon := b.userProfile(ctx, user)
-	look, bad := composeText(in, text, name)
+	p, err := b.user(ctx, user)
+	if err != nil {
+		b.log.Warn("users.info", "user", user, "err", err) // posted under the bot's name
+	}
+	look, bad := composeText(in, text, p.name)
 	if bad != "" {
 		return refuse(bad)
 	}
 	job, err := b.st.ComposeReply(store.ComposedReply{
-		ViewID: cb.View.ID, Conv: c.Num, AgentID: user, AgentName: name, IconURL: icon,
+		ViewID: cb.View.ID, Conv: c.Num, AgentID: user, AgentName: p.name, IconURL: p.icon,
 		Shown: strings.TrimSpace(text), Text: look.Text, Recipients: look.Recipients,
 	})
 	switch {
@@ -307,17 +310,6 @@ func (b *Bot) viewSubmission(ctx context.Context, cb slack.InteractionCallback) 
 	}
 	b.log.Info("composed reply recorded", "conv", c.Num, "job", job.Seq, "agent", user)
 	return nil, nil
-}
-
-// userProfile is a user's name and picture.
-func (b *Bot) userProfile(ctx context.Context, id string) (name, icon string) {
-	u, err := b.api.GetUserInfoContext(ctx, id)
-	if err != nil {
-		return b.userName(ctx, id), ""
-	}
-	name = personName(u)
-	b.users.put(id, name)
-	return name, u.Profile.Image72
 }
 
 // composedPosts renders a composed reply's post: the text as the agent

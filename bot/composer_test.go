@@ -1,13 +1,17 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
+	"github.com/inboxbot/inboxbot/bot/slackfake"
 	"github.com/inboxbot/inboxbot/store"
 )
 
@@ -132,6 +136,48 @@ func TestCardReplyAndAIMenu(t *testing.T) {
 	for _, want := range []string{`"overflow"`, `"card_ai"`, `"summarize:5"`, `"draft:5"`} {
 		if !strings.Contains(withAI, want) {
 			t.Errorf("card with AI lacks %s: %s", want, withAI)
+		}
+	}
+}
+
+// A composed reply is recorded with its author's name and picture from one
+// users.info, even when Slack does not answer it (then under no name).
+func TestComposerAsksUsersInfoOnce(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		st := backlog(t, 1, inboxA)
+		f := pacedSlack(t, "CA")
+		f.AddUser("UBOB", "bob", "Bob Builder")
+		f.AddChannel("CA", slackfake.BotUserID, "UBOB")
+		api := slack.New(slackfake.BotToken, slack.OptionAPIURL(f.URL()))
+		b := New(Config{Inboxes: []Inbox{inboxA}}, api, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctx := context.Background()
+		if err := b.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if fail {
+			f.FailNext("users.info", "fatal_error")
+		}
+		meta, _ := json.Marshal(composerMeta{Conv: 1})
+		cb := slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission, User: slack.User{ID: "UBOB"},
+			View: slack.View{ID: "V1", CallbackID: composeCallback, PrivateMetadata: string(meta),
+				State: &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+					editorBlockID(0): {actComposeText: {Value: "Hello Carl"}}}}}}
+		ack, err := b.Handle(ctx, Event{Interaction: &cb})
+		if err != nil || ack != nil {
+			t.Fatalf("fail=%v: ack %+v, %v", fail, ack, err)
+		}
+		jobs, _ := st.SlackJobs()
+		var name string
+		for _, j := range jobs {
+			if j.Kind == store.JobComposed {
+				name = j.Composed.AgentName
+			}
+		}
+		if want := map[bool]string{false: "Bob Builder", true: ""}[fail]; name != want {
+			t.Errorf("fail=%v: composed by %q, want %q", fail, name, want)
+		}
+		if n := f.Calls("users.info"); n != 1 {
+			t.Errorf("fail=%v: %d users.info calls, want 1", fail, n)
 		}
 	}
 }
