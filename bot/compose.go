@@ -36,7 +36,7 @@ func (b *Bot) composeCommand(ctx context.Context, cmd slack.SlashCommand, args [
 		return refusal(in.Channel), err
 	}
 	subject := strings.TrimSpace(strings.Join(args[2:], " "))
-	subject = slackToPlain(subject, func(id string) string { return b.userName(ctx, id) })
+	subject = b.plainText(ctx, subject)
 	c, err := b.st.Compose(store.Compose{Inbox: in.ID, To: to, Subject: subject, By: cmd.UserID})
 	if errors.Is(err, store.ErrBlocked) {
 		return fmt.Sprintf("Not started: %s, and nothing is mailed to blocked senders.", escape(err.Error())), nil
@@ -100,7 +100,7 @@ func (b *Bot) forward(ctx context.Context, cmd slack.SlashCommand, c *store.Conv
 		return fmt.Sprintf("#%d belongs to an inbox that is not configured any more.", c.Num), nil
 	}
 	agent := b.userName(ctx, cmd.UserID)
-	comment = slackToPlain(comment, func(id string) string { return b.userName(ctx, id) })
+	comment = b.plainText(ctx, comment)
 	job, err := b.st.EnqueueForward(store.Forward{
 		Conv: c.Num, To: to, Comment: signed(in, comment, agent), AgentID: cmd.UserID, AgentName: agent,
 		MessageID: newMessageID(c.Num, domainOf(in.Address)),

@@ -125,12 +125,13 @@ func (b *Bot) release(ctx context.Context, j *store.MailJob) error {
 	case isNote(msg.Text):
 		cancel = store.EventNote
 	default:
+		files := mailFiles(msg.Files)
 		var bad string
-		look, bad = b.readReply(ctx, b.inboxOf(conv), msg.Text, j.AgentName, len(mailFiles(msg.Files)) > 0)
+		look, bad = readReply(b.inboxOf(conv), b.plainText(ctx, msg.Text), j.AgentName, len(files) > 0)
 		if bad != "" {
 			cancel, why = store.EventInvalid, bad
 		}
-		look.Files = mailFiles(msg.Files)
+		look.Files = files
 		if msg.Edited != nil {
 			look.EditedTS = msg.Edited.Timestamp
 		}
@@ -164,11 +165,10 @@ func (b *Bot) release(ctx context.Context, j *store.MailJob) error {
 	return nil
 }
 
-// readReply turns a reply's Slack text into the mail's text (signed) and
-// its recipient changes; bad says why it cannot be sent. A reply with
-// files may have no text.
-func (b *Bot) readReply(ctx context.Context, in *Inbox, text, agent string, files bool) (store.Look, string) {
-	plainText := slackToPlain(text, func(id string) string { return b.userName(ctx, id) })
+// readReply turns a reply's plain text (plainText) into the mail's text
+// (signed) and its recipient changes; bad says why it cannot be sent. A
+// reply with files may have no text.
+func readReply(in *Inbox, plainText, agent string, files bool) (store.Look, string) {
 	body, rcpt, bad := parseRecipients(plainText)
 	if bad == "" && body == "" && !files {
 		bad = "there is no text besides the recipient lines"

@@ -54,7 +54,7 @@ func (b *Bot) messageIn(ctx context.Context, eventID string, e *slackevents.Mess
 
 func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageEvent, conv *store.Conversation) error {
 	files := messageFiles(e)
-	text := slackToPlain(e.Text, func(id string) string { return b.userName(ctx, id) })
+	text := b.plainText(ctx, e.Text)
 	if text == "" && len(files) == 0 {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (b *Bot) reply(ctx context.Context, eventID string, e *slackevents.MessageE
 		return b.refuseMergedReply(ctx, eventID, e, conv)
 	}
 	agent := b.userName(ctx, e.User)
-	look, bad := b.readReply(ctx, in, e.Text, agent, len(files) > 0)
+	look, bad := readReply(in, text, agent, len(files) > 0)
 	if bad != "" {
 		// Nothing is queued: what would go out is not what they meant.
 		dup, err := b.st.MarkMessage(eventID, e.Channel, e.TimeStamp)
@@ -163,7 +163,7 @@ func (b *Bot) changed(ctx context.Context, eventID string, e *slackevents.Messag
 		if isNote(m.Text) {
 			ed.Note = true
 		} else {
-			look, bad := b.readReply(ctx, b.inboxOf(conv), m.Text, b.userName(ctx, m.User), len(m.Files) > 0)
+			look, bad := readReply(b.inboxOf(conv), b.plainText(ctx, m.Text), b.userName(ctx, m.User), len(m.Files) > 0)
 			ed.Text, ed.Recipients, ed.Invalid = look.Text, look.Recipients, bad
 		}
 	}

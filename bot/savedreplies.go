@@ -108,7 +108,7 @@ func (b *Bot) repliesCommand(ctx context.Context, cmd slack.SlashCommand, args [
 		b.log.Info("saved reply removed", "inbox", in.ID, "name", name, "by", cmd.UserID)
 		return fmt.Sprintf("Removed the saved reply `%s` of %s.", name, escape(in.Name)), nil
 	}
-	text := slackToPlain(restAfter(cmd.Text, 3), func(id string) string { return b.userName(ctx, id) })
+	text := b.plainText(ctx, restAfter(cmd.Text, 3))
 	if n := utf8.RuneCountInString(text); n > maxSavedText {
 		return fmt.Sprintf("That text has %d characters; a saved reply has at most %d.", n, maxSavedText), nil
 	}

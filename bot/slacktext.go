@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"strings"
 )
 
@@ -70,4 +71,9 @@ func slackToken(tok string, userName func(id string) string) string {
 
 func unescape(s string) string {
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+}
+
+// plainText is a message's Slack text as plain text, mentions as names.
+func (b *Bot) plainText(ctx context.Context, text string) string {
+	return slackToPlain(text, func(id string) string { return b.userName(ctx, id) })
 }
