@@ -115,14 +115,13 @@ func (b *Bot) forward(ctx context.Context, cmd slack.SlashCommand, c *store.Conv
 	}
 	b.log.Info("forward queued", "conv", c.Num, "seq", job.Seq, "by", cmd.UserID, "files", len(job.Files))
 	return fmt.Sprintf("Forwarding the latest mail of #%d to %s%s; its thread will say when it is sent.",
-		c.Num, escape(to.String()), b.forwardFilesText(c.Num, job)), nil
+		c.Num, escape(to.String()), forwardFilesText(c, job)), nil
 }
 
-// forwardFilesText says which attachments of the forwarded mail go with it,
-// and which do not (those that are not in Slack).
-func (b *Bot) forwardFilesText(num uint64, job *store.MailJob) string {
-	c, err := b.st.Conv(num)
-	if err != nil || c.Latest == nil {
+// forwardFilesText says which attachments of c's latest mail, forwarded by
+// job, go with it, and which do not (those that are not in Slack).
+func forwardFilesText(c *store.Conversation, job *store.MailJob) string {
+	if c.Latest == nil {
 		return ""
 	}
 	var left []string

@@ -64,8 +64,10 @@ func mergedAnswer(err error) string {
 // recorded so that a redelivery or the catch-up does not tell them again.
 func (b *Bot) refuseMergedReply(ctx context.Context, eventID string, e *slackevents.MessageEvent, conv *store.Conversation) error {
 	into := conv.MergedInto
-	if c, err := b.st.Conv(conv.Num); err == nil && c.MergedInto != 0 {
-		into = c.MergedInto // merged since (the event raced the merge)
+	if into == 0 { // merged since conv was read (the event raced the merge)
+		if c, err := b.st.Conv(conv.Num); err == nil {
+			into = c.MergedInto
+		}
 	}
 	return b.refuseReply(ctx, eventID, e, conv, fmt.Sprintf(
 		":warning: Your reply in #%d was NOT sent: #%d was merged into %s. Write it in that thread: it goes to everyone of both.",
