@@ -87,6 +87,9 @@ func (b *Bot) refreshCardNow(ctx context.Context, num uint64) {
 		b.log.Warn("card update failed; the queue will retry", "conv", num, "err", err)
 	}
 	if err != nil {
-		b.st.MarkCard(num) // wake the queue for it
+		// Marked still; marking it again wakes the queue for it.
+		if err := b.st.MarkCard(num); err != nil {
+			b.log.Warn("card left for the queue's next pass", "conv", num, "err", err)
+		}
 	}
 }
