@@ -224,9 +224,9 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// span shows a duration of working time briefly: 45m, 3h 20m, 51h. Days
-// would mislead: a working day is not 24 hours.
-// tableSpan is a duration in a stats table: short, in hours and minutes.
+// tableSpan shows a duration of working time in a stats table briefly, in
+// hours and minutes: 45m, 3h 20m, 51h. Days would mislead: a working day
+// is not 24 hours.
 func tableSpan(d time.Duration) string {
 	d = d.Round(time.Minute)
 	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
