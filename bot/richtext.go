@@ -18,16 +18,6 @@ import (
 // lists. A mail can never produce a user, usergroup or broadcast element:
 // those are the only mentions rich_text has.
 
-// richBlocks renders text as rich_text blocks of at most sectionMax
-// characters each.
-func richBlocks(text string) []slack.Block {
-	var out []slack.Block
-	for _, c := range chunks(text, sectionMax) {
-		out = append(out, richBlock(c))
-	}
-	return out
-}
-
 // richBlock renders text as one rich_text block; empty text shows "(empty)".
 func richBlock(text string) *slack.RichTextBlock {
 	els := richElements(text)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/slack-go/slack"
+
+	"github.com/inboxbot/inboxbot/store"
 )
 
 // richJSON renders text as Slack receives its rich_text elements.
@@ -74,13 +76,21 @@ func TestRichTextPingsNobody(t *testing.T) {
 
 func TestRichBlocksStayWithinLimits(t *testing.T) {
 	text := strings.Repeat("> quoted line https://acme.test/"+strings.Repeat("p", 50)+"\n", 500)
-	blocks := richBlocks(text)
+	j := &store.SlackJob{Kind: store.JobMail, Mail: &store.InboundMail{Text: text}}
+	var blocks []*slack.RichTextBlock
+	for _, p := range mailTextPosts(&store.Conversation{Num: 1}, j) {
+		for _, b := range p.blocks {
+			if rb, ok := b.(*slack.RichTextBlock); ok {
+				blocks = append(blocks, rb)
+			}
+		}
+	}
 	if len(blocks) < 2 {
 		t.Fatalf("%d blocks", len(blocks))
 	}
 	total := 0
 	for _, b := range blocks {
-		n := richChars(b.(*slack.RichTextBlock))
+		n := richChars(b)
 		if n > sectionMax {
 			t.Errorf("block of %d characters", n)
 		}
