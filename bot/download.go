@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,20 +65,10 @@ func (b *Bot) drainFiles(ctx context.Context) (time.Time, error) {
 		}
 		return failed == nil
 	})
-	if err = cmpErr(err, failed); err != nil {
+	if err = cmp.Or(err, failed); err != nil {
 		return time.Time{}, err
 	}
 	return next.Time(), nil
-}
-
-// cmpErr is the first of errs that is not nil.
-func cmpErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // fileError is a download that no retry can fix.
@@ -166,7 +157,7 @@ func (b *Bot) fileInfo(ctx context.Context, f *store.MailFile) error {
 		info, _, _, err = b.api.GetFileInfoContext(ctx, f.SlackID, 0, 0)
 		return err
 	})
-	name := cmpOr(f.Name, f.SlackID)
+	name := cmp.Or(f.Name, f.SlackID)
 	switch {
 	case slackError(err, "file_not_found", "file_deleted"):
 		return &fileError{name: name, err: errors.New("it is not in Slack any more")}
@@ -176,7 +167,7 @@ func (b *Bot) fileInfo(ctx context.Context, f *store.MailFile) error {
 		return &fileError{name: name, err: errors.New("Slack does not host it (an external file)")}
 	}
 	f.URL = info.URLPrivateDownload
-	f.Name = cmpOr(f.Name, info.Name)
+	f.Name = cmp.Or(f.Name, info.Name)
 	if f.Type == "" {
 		f.Type = info.Mimetype
 	}

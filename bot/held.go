@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func (b *Bot) drainHeld(ctx context.Context) (time.Time, error) {
 		}
 		return failed == nil
 	})
-	if err = cmpErr(err, failed); err != nil {
+	if err = cmp.Or(err, failed); err != nil {
 		return time.Time{}, err
 	}
 	return next.Time(), nil

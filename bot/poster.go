@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,13 +81,6 @@ func (b *Bot) drainSlack(ctx context.Context) (time.Time, error) {
 	}
 	next.At(b.refreshCards(ctx))
 	return next.Time(), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // pointerText tells an inbox's channel that a mail it received is a
@@ -171,7 +165,7 @@ func (b *Bot) runJob(ctx context.Context, j *store.SlackJob) error {
 		}
 	}
 	if channel == "" {
-		return fmt.Errorf("conversation %d belongs to inbox %q, which is not configured", conv.Num, cmpOr(j.Inbox, conv.Inbox))
+		return fmt.Errorf("conversation %d belongs to inbox %q, which is not configured", conv.Num, cmp.Or(j.Inbox, conv.Inbox))
 	}
 	posts := b.jobPosts(conv, j)
 	for j.Done < len(posts) {

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -190,7 +191,7 @@ func (b *Bot) dmText(c *store.Conversation, j *store.SlackJob) string {
 		where = fmt.Sprintf("<%s|#%d>", link, c.Num)
 	}
 	return fmt.Sprintf(":rotating_light: Your conversation %s (%s) in <#%s> missed its %s: %s.", where,
-		escape(cut(cmpOr(c.Subject, "no subject"), 100)), b.channelOf(c), targetName(j.Target), overdue(b.between(c, j.At, j.Created), j.At, b.zone(c)))
+		escape(cut(cmp.Or(c.Subject, "no subject"), 100)), b.channelOf(c), targetName(j.Target), overdue(b.between(c, j.At, j.Created), j.At, b.zone(c)))
 }
 
 // runDM sends a JobDM. It is sent at most once: finding out whether an
