@@ -115,8 +115,6 @@ func (m *Main) slackAPI(metrics *bot.Metrics) *slack.Client {
 // mailSide is the mail side of one inbox: its watcher and its sender.
 type mailSide struct {
 	inbox   InboxConfig
-	imap    mailbridge.IMAPConfig
-	smtp    mailbridge.SMTPConfig
 	watcher *mailbridge.Watcher
 	sender  *mailbridge.Sender
 }
@@ -257,10 +255,9 @@ func (m *Main) Run(ctx context.Context) error {
 	transport := m.transport(api)
 	m.mail = nil
 	for _, in := range c.Inboxes {
-		ms := &mailSide{inbox: in, imap: m.imapConfig(in, mailMetrics), smtp: m.smtpConfig(in, mailMetrics)}
-		ms.watcher = mailbridge.NewWatcher(ms.imap, st, m.Log)
-		ms.sender = mailbridge.NewSender(ms.smtp, st, m.Log)
-		m.mail = append(m.mail, ms)
+		m.mail = append(m.mail, &mailSide{inbox: in,
+			watcher: mailbridge.NewWatcher(m.imapConfig(in, mailMetrics), st, m.Log),
+			sender:  mailbridge.NewSender(m.smtpConfig(in, mailMetrics), st, m.Log)})
 	}
 
 	if c.HTTPAddr != "" {
@@ -285,14 +282,10 @@ func (m *Main) Run(ctx context.Context) error {
 	for _, ms := range m.mail {
 		parts = append(parts,
 			part{m.partName("imap", ms.inbox), func(ctx context.Context) []check {
-				return fromMail(mailbridge.CheckIMAP(ctx, ms.imap)...)
+				return fromMail(ms.watcher.Check(ctx)...)
 			}, ms.watcher.Run},
 			part{m.partName("smtp", ms.inbox), func(ctx context.Context) []check {
-				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp)...)
-				if cs[len(cs)-1].OK { // the checks stop at the first failure
-					ms.sender.Verified()
-				}
-				return cs
+				return fromMail(ms.sender.Check(ctx)...)
 			}, ms.sender.Run})
 	}
 	m.parts = len(parts)
