@@ -289,16 +289,24 @@ func (m *Main) Run(ctx context.Context) error {
 			}, ms.sender.Run})
 	}
 	m.parts = len(parts)
+	// Failed is read once; a part whose error is not taken before Close
+	// must not block Close's wait for it.
+	fail := func(err error) {
+		select {
+		case m.failed <- err:
+		case <-ctx.Done():
+		}
+	}
 	for _, p := range parts {
 		m.wg.Go(func() {
 			if err := m.preflight(ctx, p.name, p.check); err != nil {
 				if ctx.Err() == nil {
-					m.failed <- err
+					fail(err)
 				}
 				return
 			}
 			if err := p.run(ctx); err != nil {
-				m.failed <- fmt.Errorf("%s: %w", p.name, err)
+				fail(fmt.Errorf("%s: %w", p.name, err))
 			}
 		})
 	}
