@@ -403,7 +403,10 @@ func (m *Main) Close() error {
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		m.fresh.closeAll()
-		m.http.Shutdown(ctx)
+		if err := m.http.Shutdown(ctx); err != nil {
+			// Requests still under way were cut; Slack retries its own.
+			m.Log.Warn("stopping the HTTP server", "err", err)
+		}
 		cancel()
 		m.http = nil
 	}
