@@ -75,8 +75,8 @@ func (e *StartupError) Error() string {
 	return strings.Join(lines, "; ")
 }
 
-// check is the outcome of one check, whichever side made it (bot.Check and
-// mailbridge.Check convert to it).
+// check is the outcome of one check, whichever side made it (checks
+// converts bot.Check and mailbridge.Check to it).
 type check struct {
 	Name      string
 	OK        bool
@@ -85,15 +85,7 @@ type check struct {
 	Permanent bool
 }
 
-func fromBot(cs []bot.Check) []check {
-	out := make([]check, len(cs))
-	for i, c := range cs {
-		out[i] = check(c)
-	}
-	return out
-}
-
-func fromMail(cs ...mailbridge.Check) []check {
+func checks[C bot.Check | mailbridge.Check](cs []C) []check {
 	out := make([]check, len(cs))
 	for i, c := range cs {
 		out[i] = check(c)
@@ -275,17 +267,17 @@ func (m *Main) Run(ctx context.Context) error {
 		run   func(context.Context) error
 	}
 	parts := []part{{"slack", func(ctx context.Context) []check {
-		return fromBot(bot.CheckSlack(ctx, api, m.channels(), m.appTokenCheck(false)))
+		return checks(bot.CheckSlack(ctx, api, m.channels(), m.appTokenCheck(false)))
 	}, func(ctx context.Context) error { return m.bot.Run(ctx, transport) }}}
 	// Each inbox's watcher and sender start, check and retry on their own:
 	// one inbox's broken server never holds up another.
 	for _, ms := range m.mail {
 		parts = append(parts,
 			part{m.partName("imap", ms.inbox), func(ctx context.Context) []check {
-				return fromMail(ms.watcher.Check(ctx)...)
+				return checks(ms.watcher.Check(ctx))
 			}, ms.watcher.Run},
 			part{m.partName("smtp", ms.inbox), func(ctx context.Context) []check {
-				return fromMail(ms.sender.Check(ctx)...)
+				return checks(ms.sender.Check(ctx))
 			}, ms.sender.Run})
 	}
 	m.parts = len(parts)
