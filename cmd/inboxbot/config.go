@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,7 +88,7 @@ func (in InboxConfig) Calendar() (*workhours.Calendar, error) {
 		}
 		return workhours.Always(), nil
 	}
-	return workhours.New(cmpOr(h.Zone, "UTC"), cmpOr(h.Days, "mon-fri"), h.Hours, h.Holidays)
+	return workhours.New(cmp.Or(h.Zone, "UTC"), cmp.Or(h.Days, "mon-fri"), h.Hours, h.Holidays)
 }
 
 // ID is the inbox's key in the store: its address, lower case.
@@ -181,7 +182,10 @@ var globalSettings = []setting[Config]{
 // used (and then wins over the file).
 var fromEnvAlways = []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL", "SLACK_MODE", "SLACK_SIGNING_SECRET", "DB_PATH"}
 
-var channelID = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+var (
+	channelID   = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+	userGroupID = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+)
 
 func accountSettings(env, key, tlsDef string, acct func(*InboxConfig) *Account) []setting[InboxConfig] {
 	return []setting[InboxConfig]{
@@ -191,7 +195,7 @@ func accountSettings(env, key, tlsDef string, acct func(*InboxConfig) *Account) 
 		{env: env + "_TLS", key: key + ".tls", def: tlsDef, valid: oneOf("implicit", "starttls", "none"),
 			set: func(in *InboxConfig, v string) { acct(in).TLS = v }},
 		{key: key + ".oauth.provider", valid: optional(oneOf("google", "microsoft")), set: func(in *InboxConfig, v string) { oauthOf(acct(in)).Provider = v }},
-		{key: key + ".oauth.token_url", valid: optional(httpsURL), set: func(in *InboxConfig, v string) { oauthOf(acct(in)).TokenURL = v }},
+		{key: key + ".oauth.token_url", valid: optional(httpURL("the token endpoint's URL, https://…")), set: func(in *InboxConfig, v string) { oauthOf(acct(in)).TokenURL = v }},
 		{key: key + ".oauth.client_id", set: func(in *InboxConfig, v string) { oauthOf(acct(in)).ClientID = v }},
 		{key: key + ".oauth.client_secret", secret: true, set: func(in *InboxConfig, v string) { oauthOf(acct(in)).ClientSecret = v }},
 		{key: key + ".oauth.refresh_token", secret: true, set: func(in *InboxConfig, v string) { oauthOf(acct(in)).RefreshToken = v }},
@@ -243,25 +247,17 @@ var inboxSettings = slices.Concat([]setting[InboxConfig]{
 	{env: "NEXT_RESPONSE_TARGET", key: "targets.next_response", valid: optional(duration),
 		set: func(in *InboxConfig, v string) { in.NextResponse, _ = time.ParseDuration(v) }},
 	{env: "ON_DUTY_GROUP", key: "targets.on_duty_group", valid: optional(func(v string) string {
-		if !regexp.MustCompile(`^S[A-Z0-9]{2,}$`).MatchString(v) {
+		if !userGroupID.MatchString(v) {
 			return "must be a user group ID like S0123ABCD (the group's profile, or usergroups.list)"
 		}
 		return ""
 	}), set: func(in *InboxConfig, v string) { in.OnDutyGroup = v }},
 	{env: "AUTO_CLOSE_AFTER", key: "auto_close_after", valid: optional(duration),
 		set: func(in *InboxConfig, v string) { in.AutoCloseAfter, _ = time.ParseDuration(v) }},
-	{env: "DIGEST", key: "digest", text: true, valid: optional(func(v string) string {
-		if _, _, err := parseWeekTime(v); err != nil {
-			return err.Error()
-		}
-		return ""
-	}), set: func(in *InboxConfig, v string) { in.Digest = v }},
-	{env: "REACTION_TAGS", key: "reaction_tags", text: true, valid: optional(func(v string) string {
-		if _, err := parseReactionTags(v); err != nil {
-			return err.Error()
-		}
-		return ""
-	}), set: func(in *InboxConfig, v string) { in.ReactionTags, _ = parseReactionTags(v) }},
+	{env: "DIGEST", key: "digest", text: true, valid: optional(parsedBy(workhours.ParseWeekly)),
+		set: func(in *InboxConfig, v string) { in.Digest = v }},
+	{env: "REACTION_TAGS", key: "reaction_tags", text: true, valid: optional(parsedBy(parseReactionTags)),
+		set: func(in *InboxConfig, v string) { in.ReactionTags, _ = parseReactionTags(v) }},
 }, accountSettings("IMAP", "imap", "implicit", func(in *InboxConfig) *Account { return &in.IMAP }),
 	accountSettings("SMTP", "smtp", "starttls", func(in *InboxConfig) *Account { return &in.SMTP }))
 
@@ -581,7 +577,7 @@ func (l *loader) check(c *Config) {
 			if other, dup := seen[what+v]; dup {
 				l.fail(name("INBOX_"+strings.ToUpper(what), what), fmt.Sprintf("is the same as %s's: each inbox needs its own", other))
 			}
-			seen[what+v] = cmpOr(in.Address, label)
+			seen[what+v] = cmp.Or(in.Address, label)
 		}
 		for _, a := range []struct {
 			env, key string
@@ -632,13 +628,6 @@ func (l *loader) checkAccount(a Account, env, key string, name func(env, key str
 		// and every reply would fail after hours of retries.
 		l.fail(name("SMTP_TLS", "smtp.tls"), "must be starttls or implicit when SMTP_USERNAME is set (none sends the password in clear text)")
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ---- value checks ------------------------------------------------------------
@@ -696,10 +685,15 @@ func zone(v string) string {
 
 func isListSep(r rune) bool { return r == ',' || r == ' ' || r == ';' }
 
-// parseWeekTime reads "mon 09:00" (a weekday and a time of day).
-func parseWeekTime(v string) (time.Weekday, time.Duration, error) {
-	w, err := workhours.ParseWeekly(v)
-	return w.Day, w.At, err
+// parsedBy checks a value with the parser that will read it: its error
+// says what is expected.
+func parsedBy[T any](parse func(string) (T, error)) func(string) string {
+	return func(v string) string {
+		if _, err := parse(v); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
 }
 
 // parseReactionTags reads "moneybag=billing, bug=bug" (reaction names
@@ -718,13 +712,6 @@ func parseReactionTags(v string) (map[string]string, error) {
 	return out, nil
 }
 
-func httpsURL(v string) string {
-	if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "must be the token endpoint's URL, https://…"
-	}
-	return ""
-}
-
 func oneOf(opts ...string) func(string) string {
 	return func(v string) string {
 		if slices.Contains(opts, v) {
@@ -736,7 +723,7 @@ func oneOf(opts ...string) func(string) string {
 
 func duration(v string) string {
 	if d, err := time.ParseDuration(v); err != nil || d < 0 {
-		return fmt.Sprintf("must be a duration like 10s or 1m (0 sends at once), got %q", v)
+		return fmt.Sprintf("must be a duration like 10s, 30m or 72h, got %q", v)
 	}
 	return ""
 }
