@@ -18,6 +18,7 @@ import (
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
 	"github.com/inboxbot/inboxbot/mailbridge/message"
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 	"github.com/inboxbot/inboxbot/store"
 	"github.com/inboxbot/inboxbot/store/spool"
 )
@@ -571,7 +572,7 @@ func TestWatcherBigAttachment(t *testing.T) {
 	log, _ := testLog(t)
 
 	const size = 20 << 20
-	raw, err := io.ReadAll(bigAttachmentMail(size))
+	raw, err := io.ReadAll(messagetest.BigAttachmentMail(size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +585,7 @@ func TestWatcherBigAttachment(t *testing.T) {
 
 	jobs := waitMailJobs(t, st, 1, 60*time.Second)
 	m := jobs[0].Mail
-	want := int64(size / (57 * 1024) * (57 * 1024))
+	want := messagetest.BigAttachmentSize(size)
 	if len(m.Attachments) != 1 || m.Attachments[0].Size != want || m.Attachments[0].Name != "big.zip" {
 		t.Errorf("attachments = %+v, want big.zip of %d bytes", m.Attachments, want)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 )
 
 func TestCIDWriter(t *testing.T) {
@@ -172,7 +174,7 @@ func TestParseAttachmentCallbackError(t *testing.T) {
 // 20 MB attachment goes through in small pieces.
 func TestParseAttachmentCallbackBig(t *testing.T) {
 	const size = 20 << 20
-	want := int64(size / (57 * 1024) * (57 * 1024))
+	want := messagetest.BigAttachmentSize(size)
 	dir := t.TempDir()
 	save := func(a *Attachment, r io.Reader) error {
 		f, err := os.Create(filepath.Join(dir, a.Name))
@@ -184,7 +186,7 @@ func TestParseAttachmentCallbackBig(t *testing.T) {
 		a.Ref = f.Name()
 		return err
 	}
-	r := bigAttachmentMail(size)
+	r := messagetest.BigAttachmentMail(size)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 )
 
 func TestReadInboundUnparseable(t *testing.T) {
@@ -29,14 +31,14 @@ func TestReadInboundNoFrom(t *testing.T) {
 // with the size of an attachment.
 func TestReadInboundBigAttachmentMemory(t *testing.T) {
 	const size = 20 << 20
-	r := bigAttachmentMail(size)
+	r := messagetest.BigAttachmentMail(size)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	m := ReadInbound(r)
 	runtime.ReadMemStats(&after)
 
-	want := int64(size / (57 * 1024) * (57 * 1024))
+	want := messagetest.BigAttachmentSize(size)
 	if m.ParseError != "" || len(m.Attachments) != 1 || m.Attachments[0].Size != want {
 		t.Fatalf("ReadInbound: %+v", m)
 	}
