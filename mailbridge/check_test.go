@@ -3,7 +3,6 @@ package mailbridge
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -105,12 +104,7 @@ func TestCheckIMAPTLS(t *testing.T) {
 
 func TestCheckSMTP(t *testing.T) {
 	tlsSrv := mailtest.NewSMTPServerOpts(t, mailtest.SMTPOptions{STARTTLS: true})
-	withAuth := func(addr, pw string) SMTPConfig {
-		cfg := testSMTPConfig(addr)
-		cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
-		cfg.Username, cfg.Password = mailtest.SMTPUser, pw
-		return cfg
-	}
+	withAuth := func(addr, pw string) SMTPConfig { return startTLSConfig(addr, mailtest.SMTPUser, pw) }
 	if c := lastCheck(t, CheckSMTP(checkCtx(t), withAuth(tlsSrv.Addr, mailtest.SMTPPass))); !c.OK {
 		t.Errorf("%+v failed", c)
 	}
@@ -130,13 +124,7 @@ func TestCheckSMTP(t *testing.T) {
 	if n := len(tlsSrv.Messages()) + len(plain.Messages()); n != 0 {
 		t.Errorf("checks sent %d messages", n)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c = lastCheck(t, CheckSMTP(checkCtx(t), testSMTPConfig(addr)))
+	c = lastCheck(t, CheckSMTP(checkCtx(t), testSMTPConfig(closedAddr(t))))
 	if c.OK || c.Permanent || !strings.HasPrefix(c.Fix, "SMTP_ADDR: ") {
 		t.Errorf("%+v, want a temporary failure naming SMTP_ADDR", c)
 	}
@@ -263,9 +251,7 @@ func TestSenderLoginRefused(t *testing.T) {
 	st := openStore(t)
 	log, logs := testLog(t)
 	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
-	cfg := testSMTPConfig(srv.Addr)
-	cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
-	cfg.Username, cfg.Password = mailtest.SMTPUser, mailtest.SMTPPass
+	cfg := startTLSConfig(srv.Addr, mailtest.SMTPUser, mailtest.SMTPPass)
 	cfg.RetryBase = 10 * time.Millisecond
 	srv.SetPassword("revoked")
 	s := NewSender(cfg, st, log)

@@ -511,7 +511,9 @@ func TestWatcherUIDValidityRescanResumes(t *testing.T) {
 	// The state a crash leaves after the first re-scanned mail: UIDVALIDITY
 	// already the new one, mail 1 done, mails 2 and 3 known from before.
 	oldValidity := uidValidity + 1000
-	st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()})
+	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	var ins []store.Inbound
 	for i := 1; i <= 3; i++ {
 		ins = append(ins, store.Inbound{UID: uint32(40 + i), Mail: message.ReadInbound(bytes.NewReader(customerMail(i, fmt.Sprintf("seen-%d@example.com", i))))})
