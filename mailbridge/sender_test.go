@@ -639,3 +639,86 @@ func TestSenderLeavesHeldRepliesAndSendsCc(t *testing.T) {
 		t.Errorf("body %q", body.String())
 	}
 }
+
+// A shutdown during a session with a server that stopped answering does
+// not wait for the SMTP timeout; the reply stays queued for the next start.
+func TestSenderShutdownAbortsSession(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	srv.StallNext()
+	st := openStore(t)
+	log, _ := testLog(t)
+	job := queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
+	stop := runSender(t, NewSender(testSMTPConfig(srv.Addr), st, log))
+	waitFor(t, 10*time.Second, "the session to start", func() bool { return srv.Transactions() == 1 })
+	stop() // fails the test unless Run returns within 10 s (the SMTP timeout is 60)
+	jobs, err := st.MailJobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].MessageID != job.MessageID || jobs[0].Attempts != 1 {
+		t.Errorf("outbox after shutdown: %+v", jobs)
+	}
+}
+
+// A reply that cannot go out for longer than StillTryingAfter gets one
+// line in its thread saying so and why.
+func TestSenderTellsThreadWhenLate(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	for range 5 {
+		srv.FailNext("MAIL", 451, "mailbox server down")
+	}
+	st := openStore(t)
+	log, _ := testLog(t)
+	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
+	cfg := testSMTPConfig(srv.Addr)
+	cfg.RetryBase, cfg.StillTryingAfter = 10*time.Millisecond, 50*time.Millisecond
+	runSender(t, NewSender(cfg, st, log))
+	waitOutcome(t, st)
+	var late []store.SlackJob
+	for _, j := range mustSlackJobs(t, st) {
+		if j.Kind == store.JobStillTrying {
+			late = append(late, j)
+		}
+	}
+	if len(late) != 1 || !strings.Contains(late[0].Error, "mailbox server down") || late[0].ReplyTS == "" {
+		t.Errorf("still-trying jobs %+v, want one with the reason", late)
+	}
+}
+
+func TestSenderLoginRefused(t *testing.T) {
+	srv := mailtest.NewSMTPServerOpts(t, mailtest.SMTPOptions{STARTTLS: true})
+	st := openStore(t)
+	log, logs := testLog(t)
+	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
+	cfg := startTLSConfig(srv.Addr, mailtest.SMTPUser, mailtest.SMTPPass)
+	cfg.RetryBase = 10 * time.Millisecond
+	srv.SetPassword("revoked")
+	s := NewSender(cfg, st, log)
+	runSender(t, s)
+	waitFor(t, 10*time.Second, "a few refused logins", func() bool {
+		return strings.Count(logs.String(), "Cannot log in to SMTP") >= 3
+	})
+	state := s.State()
+	if state.Up || !state.Permanent || !strings.HasPrefix(state.Fix, "SMTP_PASSWORD: ") {
+		t.Errorf("state %+v", state)
+	}
+	n := 0
+	for _, j := range mustSlackJobs(t, st) {
+		if j.Kind == store.JobNotice {
+			n++
+		}
+		if j.Kind == store.JobFailed {
+			t.Errorf("reply given up for a login problem: %+v", j)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d notices, want 1", n)
+	}
+	srv.SetPassword(mailtest.SMTPPass)
+	if out := waitOutcome(t, st); out.Kind != store.JobSent {
+		t.Errorf("outcome %+v", out)
+	}
+	if !s.State().Up {
+		t.Errorf("state %+v after a sent reply", s.State())
+	}
+}

@@ -598,3 +598,74 @@ func TestWatcherBigAttachment(t *testing.T) {
 		t.Errorf("Text %q ParseError %q", m.Text, m.ParseError)
 	}
 }
+
+// A refused login at run time is logged at error level, reported in State
+// and posted once, however often it is retried; when the password works
+// again, that is posted too.
+func TestWatcherLoginRevoked(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, logs := testLog(t)
+	cfg := testIMAPConfig(srv)
+	cfg.AuthRetry = 20 * time.Millisecond
+	w := NewWatcher(cfg, st, log)
+	runWatcher(t, w)
+	waitFor(t, 10*time.Second, "the watcher to be up", func() bool { return w.State().Up })
+
+	srv.SetPassword("changed")
+	srv.Restart(t) // drops the session
+	waitFor(t, 10*time.Second, "several refused logins", func() bool {
+		return strings.Count(logs.String(), "Cannot log in to IMAP") >= 3
+	})
+	s := w.State()
+	if s.Up || !s.Permanent || !strings.HasPrefix(s.Fix, "IMAP_PASSWORD: ") {
+		t.Errorf("state %+v, want down for good with the fix", s)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("not logged at error level")
+	}
+	notices := func() (down, up int) {
+		for _, j := range mustSlackJobs(t, st) {
+			if j.Kind == store.JobNotice && j.Notice.Part == "IMAP" {
+				if j.Notice.Resolved {
+					up++
+				} else {
+					down++
+				}
+			}
+		}
+		return down, up
+	}
+	if down, _ := notices(); down != 1 {
+		t.Errorf("%d notices of the outage, want 1", down)
+	}
+
+	srv.SetPassword(srv.Password)
+	waitFor(t, 10*time.Second, "the watcher to be up again", func() bool { return w.State().Up })
+	waitFor(t, 10*time.Second, "the all-clear", func() bool { _, up := notices(); return up == 1 })
+	if down, _ := notices(); down != 1 {
+		t.Errorf("%d notices of the outage, want 1", down)
+	}
+}
+
+// The backoff starts afresh after every session that logged in and idled,
+// so a server that keeps dropping connections is redialled within a second.
+func TestWatcherBackoffResetsAfterLogin(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, logs := testLog(t)
+	w := NewWatcher(testIMAPConfig(srv), st, log)
+	runWatcher(t, w)
+	for i := range 4 {
+		waitFor(t, 10*time.Second, "the watcher to be up", func() bool { return w.State().Up })
+		srv.Restart(t)
+		waitFor(t, 10*time.Second, "the drop to be noticed", func() bool {
+			return strings.Count(logs.String(), "IMAP session ended") > i
+		})
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "IMAP session ended") && !strings.Contains(line, "in=1s") {
+			t.Errorf("reconnect not after 1 s: %s", line)
+		}
+	}
+}
