@@ -2,7 +2,6 @@ package message
 
 import (
 	"bytes"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -32,18 +31,13 @@ func TestReadInboundNoFrom(t *testing.T) {
 func TestReadInboundBigAttachmentMemory(t *testing.T) {
 	const size = 20 << 20
 	r := messagetest.BigAttachmentMail(size)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m := ReadInbound(r)
-	runtime.ReadMemStats(&after)
+	var m *Message
+	alloc, inuse := allocated(func() { m = ReadInbound(r) })
 
 	want := messagetest.BigAttachmentSize(size)
 	if m.ParseError != "" || len(m.Attachments) != 1 || m.Attachments[0].Size != want {
 		t.Fatalf("ReadInbound: %+v", m)
 	}
-	alloc := after.TotalAlloc - before.TotalAlloc
-	inuse := int64(after.HeapInuse) - int64(before.HeapInuse)
 	t.Logf("ReadInbound of a mail with a %.1f MiB attachment: TotalAlloc +%d KiB, HeapInuse %+d KiB",
 		float64(want)/(1<<20), alloc>>10, inuse>>10)
 	if alloc > 8<<20 {
