@@ -2,7 +2,6 @@ package mailbridge
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/inboxbot/inboxbot/mailbridge/message"
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 	"github.com/inboxbot/inboxbot/store"
 	"github.com/inboxbot/inboxbot/store/spool"
 )
@@ -76,7 +76,7 @@ func BenchmarkParseAndRecord20KB(b *testing.B) {
 // 20 MB (the attachment goes to disk, not to memory).
 func BenchmarkSpool20MBAttachment(b *testing.B) {
 	const size = 20 << 20
-	n, err := io.Copy(io.Discard, bigAttachmentMail(size))
+	n, err := io.Copy(io.Discard, messagetest.BigAttachmentMail(size))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,43 +88,11 @@ func BenchmarkSpool20MBAttachment(b *testing.B) {
 	for b.Loop() {
 		uid++
 		s := w.spooler(1, uid, uid)
-		m := s.options().ReadInbound(bigAttachmentMail(size))
+		m := s.options().ReadInbound(messagetest.BigAttachmentMail(size))
 		s.done(m, uid)
 		if len(m.Attachments) != 1 || m.Attachments[0].Ref == "" {
 			b.Fatalf("attachments: %+v", m.Attachments)
 		}
 		sp.Remove(m.Attachments[0].Ref)
 	}
-}
-
-// bigAttachmentMail streams a multipart/mixed mail with a base64 attachment of
-// size decoded bytes, generated on the fly.
-func bigAttachmentMail(size int) io.Reader {
-	head := "From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\nMessage-ID: <big@example.com>\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BIG\"\r\n\r\n" +
-		"--BIG\r\nContent-Type: text/plain\r\n\r\nSee attachment.\r\n" +
-		"--BIG\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"big.zip\"\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n"
-	tail := "\r\n--BIG--\r\n"
-	// 57 decoded bytes per 76-char line; 1024 lines per block.
-	raw := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 57*1024/4+1)[:57*1024]
-	var block bytes.Buffer
-	for i := 0; i < 1024; i++ {
-		block.WriteString(base64.StdEncoding.EncodeToString(raw[i*57 : (i+1)*57]))
-		block.WriteString("\r\n")
-	}
-	blocks := size / len(raw)
-	pr, pw := io.Pipe()
-	go func() {
-		pw.Write([]byte(head))
-		b := block.Bytes()
-		for i := 0; i < blocks; i++ {
-			if _, err := pw.Write(b); err != nil {
-				return
-			}
-		}
-		pw.Write([]byte(tail))
-		pw.Close()
-	}()
-	return pr
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/emersion/go-imap/v2"
@@ -39,8 +38,14 @@ func failedCheck(name string, err error) Check {
 // nothing (mail is not even read). It stops at the first step that fails;
 // the checks run so far come back in order.
 func CheckIMAP(ctx context.Context, cfg IMAPConfig) []Check {
-	w := NewWatcher(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	cfg = w.cfg
+	return NewWatcher(cfg, nil, slog.New(slog.DiscardHandler)).Check(ctx)
+}
+
+// Check runs CheckIMAP's checks with the watcher's settings and OAuth
+// tokens: the token a start-up check gets is the one Run then logs in
+// with, not a second one.
+func (w *Watcher) Check(ctx context.Context) []Check {
+	cfg := w.cfg
 	var out []Check
 	name := fmt.Sprintf("IMAP connection to %s (IMAP_TLS=%s)", cfg.Addr, cfg.TLS)
 	c, err := w.dial(ctx, make(chan struct{}, 1))
@@ -98,7 +103,13 @@ func tlsDetail(mode string) string {
 // server as configured and logs in (when a username is set), then quits:
 // no mail is sent. It stops at the first step that fails.
 func CheckSMTP(ctx context.Context, cfg SMTPConfig) []Check {
-	s := NewSender(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return NewSender(cfg, nil, slog.New(slog.DiscardHandler)).Check(ctx)
+}
+
+// Check runs CheckSMTP's checks with the sender's settings and OAuth
+// tokens (the token it gets is the one Run then sends with). When they
+// pass, the sender's State is up before its first reply is sent.
+func (s *Sender) Check(ctx context.Context) []Check {
 	var out []Check
 	if s.tokens != nil {
 		check := s.tokens.check(ctx)
@@ -116,6 +127,7 @@ func CheckSMTP(ctx context.Context, cfg SMTPConfig) []Check {
 	}
 	defer done()
 	_ = sess.close()
+	s.health.up()
 	detail := tlsDetail(s.cfg.TLS)
 	switch {
 	case s.tokens != nil:

@@ -3,13 +3,11 @@ package mailbridge
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
-	"github.com/inboxbot/inboxbot/store"
 )
 
 func checkCtx(t testing.TB) context.Context {
@@ -105,12 +103,7 @@ func TestCheckIMAPTLS(t *testing.T) {
 
 func TestCheckSMTP(t *testing.T) {
 	tlsSrv := mailtest.NewSMTPServerOpts(t, mailtest.SMTPOptions{STARTTLS: true})
-	withAuth := func(addr, pw string) SMTPConfig {
-		cfg := testSMTPConfig(addr)
-		cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
-		cfg.Username, cfg.Password = mailtest.SMTPUser, pw
-		return cfg
-	}
+	withAuth := func(addr, pw string) SMTPConfig { return startTLSConfig(addr, mailtest.SMTPUser, pw) }
 	if c := lastCheck(t, CheckSMTP(checkCtx(t), withAuth(tlsSrv.Addr, mailtest.SMTPPass))); !c.OK {
 		t.Errorf("%+v failed", c)
 	}
@@ -130,171 +123,9 @@ func TestCheckSMTP(t *testing.T) {
 	if n := len(tlsSrv.Messages()) + len(plain.Messages()); n != 0 {
 		t.Errorf("checks sent %d messages", n)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c = lastCheck(t, CheckSMTP(checkCtx(t), testSMTPConfig(addr)))
+	c = lastCheck(t, CheckSMTP(checkCtx(t), testSMTPConfig(closedAddr(t))))
 	if c.OK || c.Permanent || !strings.HasPrefix(c.Fix, "SMTP_ADDR: ") {
 		t.Errorf("%+v, want a temporary failure naming SMTP_ADDR", c)
-	}
-}
-
-// A refused login at run time is logged at error level, reported in State
-// and posted once, however often it is retried; when the password works
-// again, that is posted too.
-func TestWatcherLoginRevoked(t *testing.T) {
-	srv := mailtest.NewIMAPServer(t)
-	st := openStore(t)
-	log, logs := testLog(t)
-	cfg := testIMAPConfig(srv)
-	cfg.AuthRetry = 20 * time.Millisecond
-	w := NewWatcher(cfg, st, log)
-	runWatcher(t, w)
-	waitFor(t, 10*time.Second, "the watcher to be up", func() bool { return w.State().Up })
-
-	srv.SetPassword("changed")
-	srv.Restart(t) // drops the session
-	waitFor(t, 10*time.Second, "several refused logins", func() bool {
-		return strings.Count(logs.String(), "Cannot log in to IMAP") >= 3
-	})
-	s := w.State()
-	if s.Up || !s.Permanent || !strings.HasPrefix(s.Fix, "IMAP_PASSWORD: ") {
-		t.Errorf("state %+v, want down for good with the fix", s)
-	}
-	if !strings.Contains(logs.String(), "level=ERROR") {
-		t.Errorf("not logged at error level")
-	}
-	notices := func() (down, up int) {
-		for _, j := range mustSlackJobs(t, st) {
-			if j.Kind == store.JobNotice && j.Notice.Part == "IMAP" {
-				if j.Notice.Resolved {
-					up++
-				} else {
-					down++
-				}
-			}
-		}
-		return down, up
-	}
-	if down, _ := notices(); down != 1 {
-		t.Errorf("%d notices of the outage, want 1", down)
-	}
-
-	srv.SetPassword(srv.Password)
-	waitFor(t, 10*time.Second, "the watcher to be up again", func() bool { return w.State().Up })
-	waitFor(t, 10*time.Second, "the all-clear", func() bool { _, up := notices(); return up == 1 })
-	if down, _ := notices(); down != 1 {
-		t.Errorf("%d notices of the outage, want 1", down)
-	}
-}
-
-// The backoff starts afresh after every session that logged in and idled,
-// so a server that keeps dropping connections is redialled within a second.
-func TestWatcherBackoffResetsAfterLogin(t *testing.T) {
-	srv := mailtest.NewIMAPServer(t)
-	st := openStore(t)
-	log, logs := testLog(t)
-	w := NewWatcher(testIMAPConfig(srv), st, log)
-	runWatcher(t, w)
-	for i := range 4 {
-		waitFor(t, 10*time.Second, "the watcher to be up", func() bool { return w.State().Up })
-		srv.Restart(t)
-		waitFor(t, 10*time.Second, "the drop to be noticed", func() bool {
-			return strings.Count(logs.String(), "IMAP session ended") > i
-		})
-	}
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, "IMAP session ended") && !strings.Contains(line, "in=1s") {
-			t.Errorf("reconnect not after 1 s: %s", line)
-		}
-	}
-}
-
-// A shutdown during a session with a server that stopped answering does
-// not wait for the SMTP timeout; the reply stays queued for the next start.
-func TestSenderShutdownAbortsSession(t *testing.T) {
-	srv := mailtest.NewSMTPServer(t)
-	srv.StallNext()
-	st := openStore(t)
-	log, _ := testLog(t)
-	job := queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
-	stop := runSender(t, NewSender(testSMTPConfig(srv.Addr), st, log))
-	waitFor(t, 10*time.Second, "the session to start", func() bool { return srv.Transactions() == 1 })
-	stop() // fails the test unless Run returns within 10 s (the SMTP timeout is 60)
-	jobs, err := st.MailJobs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(jobs) != 1 || jobs[0].MessageID != job.MessageID || jobs[0].Attempts != 1 {
-		t.Errorf("outbox after shutdown: %+v", jobs)
-	}
-}
-
-// A reply that cannot go out for longer than StillTryingAfter gets one
-// line in its thread saying so and why.
-func TestSenderTellsThreadWhenLate(t *testing.T) {
-	srv := mailtest.NewSMTPServer(t)
-	for range 5 {
-		srv.FailNext("MAIL", 451, "mailbox server down")
-	}
-	st := openStore(t)
-	log, _ := testLog(t)
-	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
-	cfg := testSMTPConfig(srv.Addr)
-	cfg.RetryBase, cfg.StillTryingAfter = 10*time.Millisecond, 50*time.Millisecond
-	runSender(t, NewSender(cfg, st, log))
-	waitOutcome(t, st)
-	var late []store.SlackJob
-	for _, j := range mustSlackJobs(t, st) {
-		if j.Kind == store.JobStillTrying {
-			late = append(late, j)
-		}
-	}
-	if len(late) != 1 || !strings.Contains(late[0].Error, "mailbox server down") || late[0].ReplyTS == "" {
-		t.Errorf("still-trying jobs %+v, want one with the reason", late)
-	}
-}
-
-func TestSenderLoginRefused(t *testing.T) {
-	srv := mailtest.NewSMTPServerOpts(t, mailtest.SMTPOptions{STARTTLS: true})
-	st := openStore(t)
-	log, logs := testLog(t)
-	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
-	cfg := testSMTPConfig(srv.Addr)
-	cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
-	cfg.Username, cfg.Password = mailtest.SMTPUser, mailtest.SMTPPass
-	cfg.RetryBase = 10 * time.Millisecond
-	srv.SetPassword("revoked")
-	s := NewSender(cfg, st, log)
-	runSender(t, s)
-	waitFor(t, 10*time.Second, "a few refused logins", func() bool {
-		return strings.Count(logs.String(), "Cannot log in to SMTP") >= 3
-	})
-	state := s.State()
-	if state.Up || !state.Permanent || !strings.HasPrefix(state.Fix, "SMTP_PASSWORD: ") {
-		t.Errorf("state %+v", state)
-	}
-	n := 0
-	for _, j := range mustSlackJobs(t, st) {
-		if j.Kind == store.JobNotice {
-			n++
-		}
-		if j.Kind == store.JobFailed {
-			t.Errorf("reply given up for a login problem: %+v", j)
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d notices, want 1", n)
-	}
-	srv.SetPassword(mailtest.SMTPPass)
-	if out := waitOutcome(t, st); out.Kind != store.JobSent {
-		t.Errorf("outcome %+v", out)
-	}
-	if !s.State().Up {
-		t.Errorf("state %+v after a sent reply", s.State())
 	}
 }
 

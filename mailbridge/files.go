@@ -110,19 +110,8 @@ func (s *spooler) done(m *message.Message, uid uint32) {
 	}
 }
 
-// discard removes the files of a mail that is not recorded.
-func (s *spooler) discard(m *message.Message) {
-	if s == nil || m == nil {
-		return
-	}
-	for _, a := range m.Attachments {
-		if a.Ref != "" {
-			s.sp.Remove(a.Ref)
-		}
-	}
-}
-
-// removeFiles removes the spool files of a mail nothing will upload.
+// removeFiles removes the spool files of a mail nothing will upload (or
+// that is not recorded).
 func (w *Watcher) removeFiles(m *message.Message) {
 	if w.cfg.Spool == nil {
 		return

@@ -201,25 +201,12 @@ func TestSpoolerNamesBySequenceUntilUIDKnown(t *testing.T) {
 // as downloaded, as the bot leaves them.
 func queueFileReply(t *testing.T, st *store.Store, sp *spool.Spool, ready bool, files map[string]string) *store.MailJob {
 	t.Helper()
-	if _, ok, _ := st.Watermark(testInbox, "INBOX"); !ok {
-		st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1})
-	}
-	wm, _, _ := st.Watermark(testInbox, "INBOX")
-	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1,
-		Mail: message.ReadInbound(bytes.NewReader(inboundFrom("Bob <bob@example.com>", fmt.Sprintf("c%d@example.com", wm.LastUID+1))))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := res[0].Conv
 	var mf []store.MailFile
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		mf = append(mf, store.MailFile{SlackID: "F-" + name, Name: name, Type: "application/pdf"})
 	}
-	job, err := st.EnqueueReply(store.Reply{EventID: fmt.Sprintf("Ev%d", conv), Conv: conv, SlackTS: fmt.Sprintf("1700000000.%06d", conv),
-		AgentID: "UALICE", AgentName: "Alice", Text: "See the files.", MessageID: fmt.Sprintf("reply-%d@acme.test", conv), Files: mf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := inboundFrom("Bob <bob@example.com>", fmt.Sprintf("c%d@example.com", nextUID(t, st)))
+	job := queueReply(t, st, raw, "Alice", "See the files.", mf...)
 	if ready {
 		fetch(t, st, sp, job, files)
 	}
@@ -318,7 +305,9 @@ func TestSenderFilesLost(t *testing.T) {
 	log, _ := testLog(t)
 	sp := openSpool(t, spool.Options{})
 	job := queueFileReply(t, st, sp, true, map[string]string{"a.pdf": "x"})
-	sp.Sweep(nil) // someone emptied the spool
+	if _, err := sp.Sweep(nil); err != nil { // someone emptied the spool
+		t.Fatal(err)
+	}
 	cfg := testSMTPConfig(srv.Addr)
 	cfg.Spool = sp
 	runSender(t, NewSender(cfg, st, log))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 	"github.com/inboxbot/inboxbot/store"
 )
 
@@ -64,7 +65,7 @@ func TestInteropWatcherDovecot(t *testing.T) {
 
 func bigAttachmentMailBytes(t testing.TB, size int) []byte {
 	t.Helper()
-	b, err := io.ReadAll(bigAttachmentMail(size))
+	b, err := io.ReadAll(messagetest.BigAttachmentMail(size))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package mailbridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,13 +105,13 @@ func newTokens(server string, o OAuth, log *slog.Logger, kept refreshTokens) *to
 	style := oauth2.AuthStyleAutoDetect
 	switch o.Provider {
 	case ProviderGoogle:
-		tokenURL = cmpOr(tokenURL, googleTokenURL)
+		tokenURL = cmp.Or(tokenURL, googleTokenURL)
 		if len(scopes) == 0 {
 			scopes = []string{googleScope}
 		}
 		style = oauth2.AuthStyleInParams
 	case ProviderMicrosoft:
-		tokenURL = cmpOr(tokenURL, fmt.Sprintf(microsoftTokenURL, url.PathEscape(o.Tenant)))
+		tokenURL = cmp.Or(tokenURL, fmt.Sprintf(microsoftTokenURL, url.PathEscape(o.Tenant)))
 		switch {
 		case len(scopes) > 0:
 		case o.RefreshToken == "":
@@ -336,13 +337,6 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // login logs in to the IMAP server with the password, or with an OAuth
 // token; renew is when an OAuth session should be renewed (zero: never).
 // A token the server refuses is replaced once (it may have expired early,
@@ -359,7 +353,7 @@ func (w *Watcher) login(ctx context.Context, c *imapclient.Client) (renew time.T
 	}
 	var caps imap.CapSet
 	if err := w.timed(c, func() error { caps = c.Caps(); return nil }); err != nil || caps == nil {
-		return renew, imapError("login", &w.cfg, fmt.Errorf("no capabilities from %s: %w", w.cfg.Addr, cmpErr(err, net.ErrClosed)))
+		return renew, imapError("login", &w.cfg, fmt.Errorf("no capabilities from %s: %w", w.cfg.Addr, cmp.Or(err, net.ErrClosed)))
 	}
 	mech := tokenMech(caps.AuthMechanisms())
 	if mech == "" {
@@ -424,13 +418,6 @@ func (s *Sender) dial(ctx context.Context) (*session, func(), error) {
 		s.log.Info("SMTP refused the OAuth token; getting a new one")
 		s.tokens.invalidate(tok)
 	}
-}
-
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 // check gets a token, for CheckIMAP and CheckSMTP.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -191,14 +190,7 @@ func TestOAuthRenewAt(t *testing.T) {
 // Failures to get a token: a refusal needs a person and names the variable;
 // an endpoint that is down is retried. No secret reaches the message.
 func TestOAuthTokenErrors(t *testing.T) {
-	closed := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return "http://" + ln.Addr().String() + "/token"
-	}()
+	closed := "http://" + closedAddr(t) + "/token"
 	for _, tc := range []struct {
 		name      string
 		setup     func(ts *mailtest.TokenServer, o *OAuth)

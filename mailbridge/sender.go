@@ -98,10 +98,6 @@ func NewSender(cfg SMTPConfig, st *store.Store, log *slog.Logger) *Sender {
 // down: the server works.
 func (s *Sender) State() State { return s.health.state() }
 
-// Verified records that a start-up check reached and logged in to the
-// server, so health reports SMTP up before the first reply is sent.
-func (s *Sender) Verified() { s.health.up() }
-
 // backoff is the wait after the n-th failed attempt.
 func (s *Sender) backoff(n int) time.Duration {
 	d := s.cfg.RetryBase

@@ -31,24 +31,41 @@ func inboundFrom(from, msgID string, refs ...string) []byte {
 	return []byte(b.String())
 }
 
-// queueReply records raw as a new conversation and queues an agent's
-// reply to it.
-func queueReply(t testing.TB, st *store.Store, raw []byte, agent, text string) *store.MailJob {
+// nextUID is the UID the next mail recorded in the test inbox gets (its
+// watermark is set at the first).
+func nextUID(t testing.TB, st *store.Store) uint32 {
 	t.Helper()
-	if _, ok, _ := st.Watermark(testInbox, "INBOX"); !ok {
+	wm, ok, err := st.Watermark(testInbox, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
 		if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wm, _, _ := st.Watermark(testInbox, "INBOX")
-	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: wm.LastUID + 1, Mail: message.ReadInbound(bytes.NewReader(raw))}})
+	return wm.LastUID + 1
+}
+
+// recordMail records raw as the next mail of the test inbox and returns
+// its conversation.
+func recordMail(t testing.TB, st *store.Store, raw []byte) uint64 {
+	t.Helper()
+	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: nextUID(t, st), Mail: message.ReadInbound(bytes.NewReader(raw))}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv := res[0].Conv
+	return res[0].Conv
+}
+
+// queueReply records raw as a new conversation and queues an agent's
+// reply to it, with files (not downloaded yet) if any.
+func queueReply(t testing.TB, st *store.Store, raw []byte, agent, text string, files ...store.MailFile) *store.MailJob {
+	t.Helper()
+	conv := recordMail(t, st, raw)
 	job, err := st.EnqueueReply(store.Reply{
 		EventID: fmt.Sprintf("Ev%d", conv), Conv: conv, SlackTS: fmt.Sprintf("1700000000.%06d", conv),
-		AgentID: "UALICE", AgentName: agent, Text: text, MessageID: fmt.Sprintf("reply-%d@acme.test", conv),
+		AgentID: "UALICE", AgentName: agent, Text: text, MessageID: fmt.Sprintf("reply-%d@acme.test", conv), Files: files,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +78,26 @@ func testSMTPConfig(addr string) SMTPConfig {
 		Addr: addr, TLS: TLSNone, FromAddr: "support@acme.test", FromName: "Acme Support",
 		RetryBase: 20 * time.Millisecond,
 	}
+}
+
+// startTLSConfig is the configuration for a mailtest SMTP server with
+// STARTTLS, logging in as user (none when "").
+func startTLSConfig(addr, user, password string) SMTPConfig {
+	cfg := testSMTPConfig(addr)
+	cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
+	cfg.Username, cfg.Password = user, password
+	return cfg
+}
+
+// closedAddr is an address on this host where nothing listens.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // runSender runs s.Run in a goroutine until the test ends (or stop).
@@ -263,13 +300,7 @@ func TestSenderPermanentFailure(t *testing.T) {
 }
 
 func TestSenderUnreachableServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-
+	addr := closedAddr(t)
 	st := openStore(t)
 	log, _ := testLog(t)
 	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
@@ -456,10 +487,7 @@ func TestSenderAuth(t *testing.T) {
 			st := openStore(t)
 			log, _ := testLog(t)
 			queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
-			cfg := testSMTPConfig(srv.Addr)
-			cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
-			cfg.Username, cfg.Password = tc.user, tc.pass
-			runSender(t, NewSender(cfg, st, log))
+			runSender(t, NewSender(startTLSConfig(srv.Addr, tc.user, tc.pass), st, log))
 			msgs := waitSMTP(t, srv, 1)
 			if msgs[0].Authed != tc.wantAuthed {
 				t.Errorf("Authed %q, want %q", msgs[0].Authed, tc.wantAuthed)
@@ -474,9 +502,7 @@ func TestSenderAuth(t *testing.T) {
 		st := openStore(t)
 		log, _ := testLog(t)
 		queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
-		cfg := testSMTPConfig(srv.Addr)
-		cfg.TLS, cfg.TLSConfig = TLSStartTLS, mailtest.ClientTLSConfig()
-		cfg.Username, cfg.Password = mailtest.SMTPUser, "wrong"
+		cfg := startTLSConfig(srv.Addr, mailtest.SMTPUser, "wrong")
 		cfg.RetryBase = time.Hour
 		runSender(t, NewSender(cfg, st, log))
 		// A refused login is a configuration problem to fix, not a reason
@@ -523,12 +549,7 @@ func TestIsTemporary(t *testing.T) {
 		}
 		return err
 	}
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed.Close()
-	unreachable := NewSender(testSMTPConfig(closed.Addr().String()), st, log)
+	unreachable := NewSender(testSMTPConfig(closedAddr(t)), st, log)
 	badAddr := NewSender(testSMTPConfig("no-port"), st, log)
 	badFrom := testSMTPConfig(srv.Addr)
 	badFrom.FromAddr = "not an address"
@@ -583,15 +604,9 @@ func TestSenderLeavesHeldRepliesAndSendsCc(t *testing.T) {
 	log, _ := testLog(t)
 	raw := "From: Bob Customer <bob@example.com>\r\nTo: support@acme.test, Partner <partner@example.com>\r\n" +
 		"Cc: dan@example.com, support@acme.test\r\nSubject: Team\r\nMessage-ID: <team1@example.com>\r\n\r\nHello all\r\n"
-	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: 1}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.RecordInbound(testInbox, "INBOX", 1, []store.Inbound{{UID: 1, Mail: message.ReadInbound(strings.NewReader(raw))}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conv := recordMail(t, st, []byte(raw))
 	wrote := time.Now()
-	held, err := st.EnqueueReply(store.Reply{EventID: "EvHeld", Conv: res[0].Conv, Channel: "C1",
+	held, err := st.EnqueueReply(store.Reply{EventID: "EvHeld", Conv: conv, Channel: "C1",
 		SlackTS: fmt.Sprintf("%d.%06d", wrote.Unix(), wrote.Nanosecond()/1000), AgentID: "UALICE", AgentName: "Alice",
 		Text: "held text", MessageID: "held@acme.test", HoldUntil: wrote.Add(-time.Second)})
 	if err != nil {
@@ -622,5 +637,88 @@ func TestSenderLeavesHeldRepliesAndSendsCc(t *testing.T) {
 	body.ReadFrom(m.Body)
 	if !strings.Contains(body.String(), "released text") {
 		t.Errorf("body %q", body.String())
+	}
+}
+
+// A shutdown during a session with a server that stopped answering does
+// not wait for the SMTP timeout; the reply stays queued for the next start.
+func TestSenderShutdownAbortsSession(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	srv.StallNext()
+	st := openStore(t)
+	log, _ := testLog(t)
+	job := queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
+	stop := runSender(t, NewSender(testSMTPConfig(srv.Addr), st, log))
+	waitFor(t, 10*time.Second, "the session to start", func() bool { return srv.Transactions() == 1 })
+	stop() // fails the test unless Run returns within 10 s (the SMTP timeout is 60)
+	jobs, err := st.MailJobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].MessageID != job.MessageID || jobs[0].Attempts != 1 {
+		t.Errorf("outbox after shutdown: %+v", jobs)
+	}
+}
+
+// A reply that cannot go out for longer than StillTryingAfter gets one
+// line in its thread saying so and why.
+func TestSenderTellsThreadWhenLate(t *testing.T) {
+	srv := mailtest.NewSMTPServer(t)
+	for range 5 {
+		srv.FailNext("MAIL", 451, "mailbox server down")
+	}
+	st := openStore(t)
+	log, _ := testLog(t)
+	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
+	cfg := testSMTPConfig(srv.Addr)
+	cfg.RetryBase, cfg.StillTryingAfter = 10*time.Millisecond, 50*time.Millisecond
+	runSender(t, NewSender(cfg, st, log))
+	waitOutcome(t, st)
+	var late []store.SlackJob
+	for _, j := range mustSlackJobs(t, st) {
+		if j.Kind == store.JobStillTrying {
+			late = append(late, j)
+		}
+	}
+	if len(late) != 1 || !strings.Contains(late[0].Error, "mailbox server down") || late[0].ReplyTS == "" {
+		t.Errorf("still-trying jobs %+v, want one with the reason", late)
+	}
+}
+
+func TestSenderLoginRefused(t *testing.T) {
+	srv := mailtest.NewSMTPServerOpts(t, mailtest.SMTPOptions{STARTTLS: true})
+	st := openStore(t)
+	log, logs := testLog(t)
+	queueReply(t, st, inboundFrom("bob@example.com", "c1@example.com"), "Alice", "Hi")
+	cfg := startTLSConfig(srv.Addr, mailtest.SMTPUser, mailtest.SMTPPass)
+	cfg.RetryBase = 10 * time.Millisecond
+	srv.SetPassword("revoked")
+	s := NewSender(cfg, st, log)
+	runSender(t, s)
+	waitFor(t, 10*time.Second, "a few refused logins", func() bool {
+		return strings.Count(logs.String(), "Cannot log in to SMTP") >= 3
+	})
+	state := s.State()
+	if state.Up || !state.Permanent || !strings.HasPrefix(state.Fix, "SMTP_PASSWORD: ") {
+		t.Errorf("state %+v", state)
+	}
+	n := 0
+	for _, j := range mustSlackJobs(t, st) {
+		if j.Kind == store.JobNotice {
+			n++
+		}
+		if j.Kind == store.JobFailed {
+			t.Errorf("reply given up for a login problem: %+v", j)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d notices, want 1", n)
+	}
+	srv.SetPassword(mailtest.SMTPPass)
+	if out := waitOutcome(t, st); out.Kind != store.JobSent {
+		t.Errorf("outcome %+v", out)
+	}
+	if !s.State().Up {
+		t.Errorf("state %+v after a sent reply", s.State())
 	}
 }

@@ -548,7 +548,9 @@ func (w *Watcher) fetchBatch(ctx context.Context, c *imapclient.Client, uids []i
 		// A FETCH response for another message (a flag change announced
 		// meanwhile) has no UID of ours or no body.
 		if in.Mail == nil || !want.Contains(imap.UID(in.UID)) {
-			files.discard(in.Mail)
+			if in.Mail != nil {
+				w.removeFiles(in.Mail)
+			}
 			continue
 		}
 		files.done(in.Mail, in.UID)

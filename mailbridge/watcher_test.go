@@ -18,6 +18,7 @@ import (
 
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
 	"github.com/inboxbot/inboxbot/mailbridge/message"
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 	"github.com/inboxbot/inboxbot/store"
 	"github.com/inboxbot/inboxbot/store/spool"
 )
@@ -510,7 +511,9 @@ func TestWatcherUIDValidityRescanResumes(t *testing.T) {
 	// The state a crash leaves after the first re-scanned mail: UIDVALIDITY
 	// already the new one, mail 1 done, mails 2 and 3 known from before.
 	oldValidity := uidValidity + 1000
-	st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()})
+	if err := st.SetWatermark(testInbox, "INBOX", store.Watermark{UIDValidity: oldValidity, LastUID: 40, LastDate: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	var ins []store.Inbound
 	for i := 1; i <= 3; i++ {
 		ins = append(ins, store.Inbound{UID: uint32(40 + i), Mail: message.ReadInbound(bytes.NewReader(customerMail(i, fmt.Sprintf("seen-%d@example.com", i))))})
@@ -571,7 +574,7 @@ func TestWatcherBigAttachment(t *testing.T) {
 	log, _ := testLog(t)
 
 	const size = 20 << 20
-	raw, err := io.ReadAll(bigAttachmentMail(size))
+	raw, err := io.ReadAll(messagetest.BigAttachmentMail(size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +587,7 @@ func TestWatcherBigAttachment(t *testing.T) {
 
 	jobs := waitMailJobs(t, st, 1, 60*time.Second)
 	m := jobs[0].Mail
-	want := int64(size / (57 * 1024) * (57 * 1024))
+	want := messagetest.BigAttachmentSize(size)
 	if len(m.Attachments) != 1 || m.Attachments[0].Size != want || m.Attachments[0].Name != "big.zip" {
 		t.Errorf("attachments = %+v, want big.zip of %d bytes", m.Attachments, want)
 	}
@@ -593,5 +596,76 @@ func TestWatcherBigAttachment(t *testing.T) {
 	}
 	if m.Text != "See attachment." || m.ParseError != "" {
 		t.Errorf("Text %q ParseError %q", m.Text, m.ParseError)
+	}
+}
+
+// A refused login at run time is logged at error level, reported in State
+// and posted once, however often it is retried; when the password works
+// again, that is posted too.
+func TestWatcherLoginRevoked(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, logs := testLog(t)
+	cfg := testIMAPConfig(srv)
+	cfg.AuthRetry = 20 * time.Millisecond
+	w := NewWatcher(cfg, st, log)
+	runWatcher(t, w)
+	waitFor(t, 10*time.Second, "the watcher to be up", func() bool { return w.State().Up })
+
+	srv.SetPassword("changed")
+	srv.Restart(t) // drops the session
+	waitFor(t, 10*time.Second, "several refused logins", func() bool {
+		return strings.Count(logs.String(), "Cannot log in to IMAP") >= 3
+	})
+	s := w.State()
+	if s.Up || !s.Permanent || !strings.HasPrefix(s.Fix, "IMAP_PASSWORD: ") {
+		t.Errorf("state %+v, want down for good with the fix", s)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("not logged at error level")
+	}
+	notices := func() (down, up int) {
+		for _, j := range mustSlackJobs(t, st) {
+			if j.Kind == store.JobNotice && j.Notice.Part == "IMAP" {
+				if j.Notice.Resolved {
+					up++
+				} else {
+					down++
+				}
+			}
+		}
+		return down, up
+	}
+	if down, _ := notices(); down != 1 {
+		t.Errorf("%d notices of the outage, want 1", down)
+	}
+
+	srv.SetPassword(srv.Password)
+	waitFor(t, 10*time.Second, "the watcher to be up again", func() bool { return w.State().Up })
+	waitFor(t, 10*time.Second, "the all-clear", func() bool { _, up := notices(); return up == 1 })
+	if down, _ := notices(); down != 1 {
+		t.Errorf("%d notices of the outage, want 1", down)
+	}
+}
+
+// The backoff starts afresh after every session that logged in and idled,
+// so a server that keeps dropping connections is redialled within a second.
+func TestWatcherBackoffResetsAfterLogin(t *testing.T) {
+	srv := mailtest.NewIMAPServer(t)
+	st := openStore(t)
+	log, logs := testLog(t)
+	w := NewWatcher(testIMAPConfig(srv), st, log)
+	runWatcher(t, w)
+	for i := range 4 {
+		waitFor(t, 10*time.Second, "the watcher to be up", func() bool { return w.State().Up })
+		srv.Restart(t)
+		waitFor(t, 10*time.Second, "the drop to be noticed", func() bool {
+			return strings.Count(logs.String(), "IMAP session ended") > i
+		})
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "IMAP session ended") && !strings.Contains(line, "in=1s") {
+			t.Errorf("reconnect not after 1 s: %s", line)
+		}
 	}
 }

@@ -75,8 +75,8 @@ func (e *StartupError) Error() string {
 	return strings.Join(lines, "; ")
 }
 
-// check is the outcome of one check, whichever side made it (bot.Check and
-// mailbridge.Check convert to it).
+// check is the outcome of one check, whichever side made it (checks
+// converts bot.Check and mailbridge.Check to it).
 type check struct {
 	Name      string
 	OK        bool
@@ -85,15 +85,7 @@ type check struct {
 	Permanent bool
 }
 
-func fromBot(cs []bot.Check) []check {
-	out := make([]check, len(cs))
-	for i, c := range cs {
-		out[i] = check(c)
-	}
-	return out
-}
-
-func fromMail(cs ...mailbridge.Check) []check {
+func checks[C bot.Check | mailbridge.Check](cs []C) []check {
 	out := make([]check, len(cs))
 	for i, c := range cs {
 		out[i] = check(c)
@@ -115,8 +107,6 @@ func (m *Main) slackAPI(metrics *bot.Metrics) *slack.Client {
 // mailSide is the mail side of one inbox: its watcher and its sender.
 type mailSide struct {
 	inbox   InboxConfig
-	imap    mailbridge.IMAPConfig
-	smtp    mailbridge.SMTPConfig
 	watcher *mailbridge.Watcher
 	sender  *mailbridge.Sender
 }
@@ -257,10 +247,9 @@ func (m *Main) Run(ctx context.Context) error {
 	transport := m.transport(api)
 	m.mail = nil
 	for _, in := range c.Inboxes {
-		ms := &mailSide{inbox: in, imap: m.imapConfig(in, mailMetrics), smtp: m.smtpConfig(in, mailMetrics)}
-		ms.watcher = mailbridge.NewWatcher(ms.imap, st, m.Log)
-		ms.sender = mailbridge.NewSender(ms.smtp, st, m.Log)
-		m.mail = append(m.mail, ms)
+		m.mail = append(m.mail, &mailSide{inbox: in,
+			watcher: mailbridge.NewWatcher(m.imapConfig(in, mailMetrics), st, m.Log),
+			sender:  mailbridge.NewSender(m.smtpConfig(in, mailMetrics), st, m.Log)})
 	}
 
 	if c.HTTPAddr != "" {
@@ -278,34 +267,38 @@ func (m *Main) Run(ctx context.Context) error {
 		run   func(context.Context) error
 	}
 	parts := []part{{"slack", func(ctx context.Context) []check {
-		return fromBot(bot.CheckSlack(ctx, api, m.channels(), m.appTokenCheck(false)))
+		return checks(bot.CheckSlack(ctx, api, m.channels(), m.appTokenCheck(false)))
 	}, func(ctx context.Context) error { return m.bot.Run(ctx, transport) }}}
 	// Each inbox's watcher and sender start, check and retry on their own:
 	// one inbox's broken server never holds up another.
 	for _, ms := range m.mail {
 		parts = append(parts,
 			part{m.partName("imap", ms.inbox), func(ctx context.Context) []check {
-				return fromMail(mailbridge.CheckIMAP(ctx, ms.imap)...)
+				return checks(ms.watcher.Check(ctx))
 			}, ms.watcher.Run},
 			part{m.partName("smtp", ms.inbox), func(ctx context.Context) []check {
-				cs := fromMail(mailbridge.CheckSMTP(ctx, ms.smtp)...)
-				if cs[len(cs)-1].OK { // the checks stop at the first failure
-					ms.sender.Verified()
-				}
-				return cs
+				return checks(ms.sender.Check(ctx))
 			}, ms.sender.Run})
 	}
 	m.parts = len(parts)
+	// Failed is read once; a part whose error is not taken before Close
+	// must not block Close's wait for it.
+	fail := func(err error) {
+		select {
+		case m.failed <- err:
+		case <-ctx.Done():
+		}
+	}
 	for _, p := range parts {
 		m.wg.Go(func() {
 			if err := m.preflight(ctx, p.name, p.check); err != nil {
 				if ctx.Err() == nil {
-					m.failed <- err
+					fail(err)
 				}
 				return
 			}
 			if err := p.run(ctx); err != nil {
-				m.failed <- fmt.Errorf("%s: %w", p.name, err)
+				fail(fmt.Errorf("%s: %w", p.name, err))
 			}
 		})
 	}
@@ -402,7 +395,10 @@ func (m *Main) Close() error {
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		m.fresh.closeAll()
-		m.http.Shutdown(ctx)
+		if err := m.http.Shutdown(ctx); err != nil {
+			// Requests still under way were cut; Slack retries its own.
+			m.Log.Warn("stopping the HTTP server", "err", err)
+		}
 		cancel()
 		m.http = nil
 	}

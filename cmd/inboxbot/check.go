@@ -32,11 +32,9 @@ func (m *Main) runChecks(ctx context.Context, out io.Writer) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var all []check
-	all = append(all, fromBot(bot.CheckSlack(ctx, m.slackAPI(nil), m.channels(), m.appTokenCheck(true)))...)
+	all = append(all, checks(bot.CheckSlack(ctx, m.slackAPI(nil), m.channels(), m.appTokenCheck(true)))...)
 	for _, in := range m.Config.Inboxes {
-		var cs []check
-		cs = append(cs, fromMail(mailbridge.CheckIMAP(ctx, m.imapConfig(in, nil))...)...)
-		cs = append(cs, fromMail(mailbridge.CheckSMTP(ctx, m.smtpConfig(in, nil))...)...)
+		cs := append(checks(mailbridge.CheckIMAP(ctx, m.imapConfig(in, nil))), checks(mailbridge.CheckSMTP(ctx, m.smtpConfig(in, nil)))...)
 		if len(m.Config.Inboxes) > 1 {
 			for i := range cs {
 				cs[i].Name = in.Address + ": " + cs[i].Name

@@ -72,9 +72,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"REACTION_TAGS", "moneybag", `REACTION_TAGS: must be reaction=tag pairs`},
 		{"REACTION_TAGS", "moneybag=<!channel>", `REACTION_TAGS: must be reaction=tag pairs`},
 		{"AI_URL", "localhost:11434", `AI_URL: must be the chat-completions endpoint`},
+		{"OAUTH_TOKEN_URL", "login.acme.test/token", `OAUTH_TOKEN_URL: must be the token endpoint's URL`},
 	} {
 		env := validEnv()
 		env[tc.key] = tc.value
+		if strings.HasPrefix(tc.key, "OAUTH_") {
+			env["IMAP_AUTH"], env["OAUTH_CLIENT_ID"], env["OAUTH_REFRESH_TOKEN"] = "oauth", "cid", "rt"
+			delete(env, "IMAP_PASSWORD")
+		}
 		if tc.key == "SLACK_MODE" {
 			env["HTTP_ADDR"] = ":8080"
 		}

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inboxbot/inboxbot/bot/slackfake"
 	"github.com/inboxbot/inboxbot/mailbridge/mailtest"
@@ -135,6 +140,43 @@ func TestBrokenInboxDoesNotStallTheOther(t *testing.T) {
 	_, env := h.slack.UserPost(inboxChannel, alice, root.TS, "answered")
 	h.ack(env)
 	h.waitMails(1)
+}
+
+// Every part of several inboxes failing its start-up checks for good: the
+// first failure is reported and Close still returns, though nobody takes
+// the others.
+func TestManyStartupFailuresDoNotBlockClose(t *testing.T) {
+	h := newHarness(t)
+	h.inbox().IMAP.Password = "wrong"
+	h.inbox().SMTP.TLS = "starttls" // the server offers no STARTTLS
+	for i := range 3 {
+		in := *h.inbox()
+		in.Address, in.Channel = fmt.Sprintf("team%d@acme.test", i), fmt.Sprintf("CTEAM%d", i)
+		h.slack.AddChannel(in.Channel, alice, slackfake.BotUserID)
+		h.cfg.Inboxes = append(h.cfg.Inboxes, in)
+	}
+	m := NewMain(h.cfg, slog.New(slog.NewTextHandler(h.logs, nil)))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	failing := 2 * len(h.cfg.Inboxes)
+	h.poll("every mail part to fail its checks", func() bool {
+		return strings.Count(h.logs.String(), "this needs a change") >= failing && len(m.failed) == cap(m.failed)
+	})
+	var se *StartupError
+	if err := <-m.Failed(); !errors.As(err, &se) {
+		t.Errorf("failure %v, want a StartupError", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("close: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Close did not return: parts blocked reporting their failures")
+	}
 }
 
 // A mail to both addresses opens one conversation, in the inbox that

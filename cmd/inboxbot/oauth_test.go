@@ -37,8 +37,9 @@ func oauthHarness(t *testing.T) (*harness, *mailtest.TokenServer) {
 	return h, ts
 }
 
-// Mail comes in and replies go out with OAuth tokens; `inboxbot check`
-// shows getting them; no secret reaches the log.
+// Mail comes in and replies go out with OAuth tokens, each account's got
+// once at start; `inboxbot check` shows getting them; no secret reaches
+// the log.
 func TestOAuthEndToEnd(t *testing.T) {
 	h, ts := oauthHarness(t)
 	h.start()
@@ -53,6 +54,11 @@ func TestOAuthEndToEnd(t *testing.T) {
 	}
 	if logins := h.imap.Logins(); !strings.Contains(strings.Join(logins, " "), "XOAUTH2") {
 		t.Errorf("IMAP logins %q, want XOAUTH2", logins)
+	}
+	// The start-up checks get the tokens the watcher and the sender then
+	// use: one per account, not a second each.
+	if n := ts.Grants(); n != 2 {
+		t.Errorf("%d tokens issued, want 2 (one for IMAP, one for SMTP)", n)
 	}
 
 	var out bytes.Buffer

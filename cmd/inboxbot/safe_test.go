@@ -272,8 +272,7 @@ func TestRestartInsideWindow(t *testing.T) {
 	ts := h.reply(alice, root.TS, "draft before the restart")
 	h.waitMark(ts, "hourglass_flowing_sand", "")
 	h.stop()
-	h.slack.UserEdit(inboxChannel, ts, "final text, edited while the bot was down")
-	h.slack.DropPending() // Slack gave up on the edit's event
+	h.dropEnvelope(h.slack.UserEdit(inboxChannel, ts, "final text, edited while the bot was down")) // Slack gave up on the edit's event
 	h.start()
 	got := h.waitMails(1)
 	if due := store.TSTime(ts).Add(delay); got[0].At.Before(due) {
@@ -298,8 +297,7 @@ func TestDeletedWhileDown(t *testing.T) {
 	root := h.conversation("Gone")
 	ts := h.reply(alice, root.TS, "oops")
 	h.stop()
-	h.slack.UserDelete(inboxChannel, ts)
-	h.slack.DropPending()
+	h.dropEnvelope(h.slack.UserDelete(inboxChannel, ts))
 	h.start()
 	h.waitLine(root.TS, "deleted before it was sent")
 	h.outboxEmpty()

@@ -8,10 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 )
 
 func TestCIDWriter(t *testing.T) {
@@ -172,7 +173,7 @@ func TestParseAttachmentCallbackError(t *testing.T) {
 // 20 MB attachment goes through in small pieces.
 func TestParseAttachmentCallbackBig(t *testing.T) {
 	const size = 20 << 20
-	want := int64(size / (57 * 1024) * (57 * 1024))
+	want := messagetest.BigAttachmentSize(size)
 	dir := t.TempDir()
 	save := func(a *Attachment, r io.Reader) error {
 		f, err := os.Create(filepath.Join(dir, a.Name))
@@ -184,12 +185,10 @@ func TestParseAttachmentCallbackBig(t *testing.T) {
 		a.Ref = f.Name()
 		return err
 	}
-	r := bigAttachmentMail(size)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m, err := ParseOptions{Attachment: save}.Parse(r)
-	runtime.ReadMemStats(&after)
+	r := messagetest.BigAttachmentMail(size)
+	var m *Message
+	var err error
+	alloc, _ := allocated(func() { m, err = ParseOptions{Attachment: save}.Parse(r) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +199,6 @@ func TestParseAttachmentCallbackBig(t *testing.T) {
 	if err != nil || fi.Size() != want {
 		t.Fatalf("stored file: %v, %v", fi, err)
 	}
-	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("parsing a mail with a %.1f MiB attachment into a file allocated %d KiB", float64(want)/(1<<20), alloc>>10)
 	if alloc > 4<<20 {
 		t.Errorf("allocated %d bytes for a %d byte attachment; want < 4 MB", alloc, want)

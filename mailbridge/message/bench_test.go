@@ -2,55 +2,33 @@ package message
 
 import (
 	"bytes"
-	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 )
 
-// bigAttachmentMail streams a multipart/mixed mail with a base64 attachment of
-// size decoded bytes, generated on the fly.
-func bigAttachmentMail(size int) io.Reader {
-	head := "From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\nMessage-ID: <big@example.com>\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BIG\"\r\n\r\n" +
-		"--BIG\r\nContent-Type: text/plain\r\n\r\nSee attachment.\r\n" +
-		"--BIG\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"big.zip\"\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n"
-	tail := "\r\n--BIG--\r\n"
-	// 57 decoded bytes per 76-char line; 1024 lines per block.
-	raw := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 57*1024/4+1)[:57*1024]
-	var block bytes.Buffer
-	for i := 0; i < 1024; i++ {
-		block.WriteString(base64.StdEncoding.EncodeToString(raw[i*57 : (i+1)*57]))
-		block.WriteString("\r\n")
-	}
-	blocks := size / len(raw)
-	pr, pw := io.Pipe()
-	go func() {
-		pw.Write([]byte(head))
-		b := block.Bytes()
-		for i := 0; i < blocks; i++ {
-			if _, err := pw.Write(b); err != nil {
-				return
-			}
-		}
-		pw.Write([]byte(tail))
-		pw.Close()
-	}()
-	return pr
+// allocated runs f and returns the bytes it allocated and how much the
+// heap in use grew.
+func allocated(f func()) (alloc uint64, inuse int64) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc, int64(after.HeapInuse) - int64(before.HeapInuse)
 }
 
 func TestParseBigAttachmentStreams(t *testing.T) {
 	const size = 20 << 20
-	want := int64(size / (57 * 1024) * (57 * 1024))
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m, err := Parse(bigAttachmentMail(size))
-	runtime.ReadMemStats(&after)
+	want := messagetest.BigAttachmentSize(size)
+	var m *Message
+	var err error
+	alloc, _ := allocated(func() { m, err = Parse(messagetest.BigAttachmentMail(size)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +38,6 @@ func TestParseBigAttachmentStreams(t *testing.T) {
 	if m.Text != "See attachment." || len(m.Warnings) != 0 {
 		t.Errorf("Text=%q Warnings=%q", m.Text, m.Warnings)
 	}
-	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("parsing a mail with a %.1f MiB attachment allocated %d KiB", float64(want)/(1<<20), alloc>>10)
 	if alloc > 4<<20 {
 		t.Errorf("allocated %d bytes for a %d byte attachment; want < 4 MB", alloc, want)
@@ -112,14 +89,14 @@ func BenchmarkHTMLToText(b *testing.B) {
 // of the attachment (ReadInbound streams it).
 func BenchmarkReadInbound20MBAttachment(b *testing.B) {
 	const size = 20 << 20
-	n, err := io.Copy(io.Discard, bigAttachmentMail(size))
+	n, err := io.Copy(io.Discard, messagetest.BigAttachmentMail(size))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(n)
 	b.ReportAllocs()
 	for b.Loop() {
-		m := ReadInbound(bigAttachmentMail(size))
+		m := ReadInbound(messagetest.BigAttachmentMail(size))
 		if len(m.Attachments) != 1 {
 			b.Fatalf("attachments: %+v", m.Attachments)
 		}

@@ -2,9 +2,10 @@ package message
 
 import (
 	"bytes"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message/messagetest"
 )
 
 func TestReadInboundUnparseable(t *testing.T) {
@@ -29,19 +30,14 @@ func TestReadInboundNoFrom(t *testing.T) {
 // with the size of an attachment.
 func TestReadInboundBigAttachmentMemory(t *testing.T) {
 	const size = 20 << 20
-	r := bigAttachmentMail(size)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m := ReadInbound(r)
-	runtime.ReadMemStats(&after)
+	r := messagetest.BigAttachmentMail(size)
+	var m *Message
+	alloc, inuse := allocated(func() { m = ReadInbound(r) })
 
-	want := int64(size / (57 * 1024) * (57 * 1024))
+	want := messagetest.BigAttachmentSize(size)
 	if m.ParseError != "" || len(m.Attachments) != 1 || m.Attachments[0].Size != want {
 		t.Fatalf("ReadInbound: %+v", m)
 	}
-	alloc := after.TotalAlloc - before.TotalAlloc
-	inuse := int64(after.HeapInuse) - int64(before.HeapInuse)
 	t.Logf("ReadInbound of a mail with a %.1f MiB attachment: TotalAlloc +%d KiB, HeapInuse %+d KiB",
 		float64(want)/(1<<20), alloc>>10, inuse>>10)
 	if alloc > 8<<20 {
