@@ -339,7 +339,9 @@ func TestComposerCrash(t *testing.T) {
 				// The lookup of the interrupted post waits for the restart.
 				h.slack.BlockMethod("conversations.replies", 60)
 			} else {
-				h.slack.BlockMethod("chat.postMessage", 60)
+				// A short Retry-After: the refused attempt's next try is
+				// recorded in the store and must come soon after the restart.
+				h.slack.BlockMethod("chat.postMessage", 1)
 			}
 			if a, _ := h.submit(alice, v, map[string]string{"compose_text": "Survives the crash"}); a.ResponseAction != "" {
 				t.Fatalf("answered %+v", a)
@@ -347,7 +349,7 @@ func TestComposerCrash(t *testing.T) {
 			h.poll("the post attempted", func() bool {
 				jobs, _ := h.m.st.SlackJobs()
 				for _, j := range jobs {
-					if j.Kind == store.JobComposed && (j.Attempts > 0 || !lost) {
+					if j.Kind == store.JobComposed && (j.Attempts > 0 || !lost && h.slack.Refused("chat.postMessage") > 0) {
 						return true
 					}
 				}
