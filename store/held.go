@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,19 +32,52 @@ var (
 	ErrNotAuthor = errors.New("not the reply's author")
 )
 
-// HeldJobs returns the outbox jobs that are held, oldest first.
+// HeldJobs returns the outbox jobs that are held, oldest first. Like the
+// sender, it reads the outbox a slice at a time, and it decodes in full
+// only the held jobs: a backlog waiting for a dead SMTP server is not
+// decoded at every wake-up of the hold window.
 func (s *Store) HeldJobs() ([]MailJob, error) {
 	var out []MailJob
-	err := s.db.View(func(tx *bolt.Tx) error {
-		jobs, err := after[MailJob](tx.Bucket(bToMail), 0, 1<<30)
-		for _, j := range jobs {
-			if j.Held {
-				out = append(out, j)
-			}
+	for seq, more := uint64(0), true; more; {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			var err error
+			seq, more, err = heldAfter(tx.Bucket(bToMail), seq, &out)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		return err
-	})
-	return out, err
+	}
+	return out, nil
+}
+
+// heldAfter appends to out the held jobs among up to queueSlice outbox jobs
+// after seq, and returns the last seq it read and whether more may follow.
+func heldAfter(b *bolt.Bucket, seq uint64, out *[]MailJob) (uint64, bool, error) {
+	c := b.Cursor()
+	n := 0
+	for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
+		if n == queueSlice {
+			return seq, true, nil
+		}
+		n++
+		seq = getU64(k)
+		var probe struct {
+			Held bool `json:"held"`
+		}
+		if err := json.Unmarshal(v, &probe); err != nil {
+			return seq, false, fmt.Errorf("mail job %d: %w", seq, err)
+		}
+		if !probe.Held {
+			continue
+		}
+		var j MailJob
+		if err := json.Unmarshal(v, &j); err != nil {
+			return seq, false, fmt.Errorf("mail job %d: %w", seq, err)
+		}
+		*out = append(*out, j)
+	}
+	return seq, false, nil
 }
 
 // MailJob returns outbox job seq (ErrNotFound once it is gone).
