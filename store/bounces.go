@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,14 +16,17 @@ import (
 // then recorded like any automated mail).
 func (s *Store) recordBounce(tx *bolt.Tx, m *InboundMail, now time.Time) (uint64, error) {
 	ids := tx.Bucket(bMsgIDs)
-	cands := append([]string{m.Report.OriginalMessageID}, m.InReplyTo...)
-	for i := len(m.References) - 1; i >= 0; i-- {
-		cands = append(cands, m.References[i])
-	}
 	var ref msgRef
 	id := ""
-	for _, c := range cands {
-		if c != "" && getJSON(ids, []byte(c), &ref) == nil && ref.Out {
+	for _, c := range append([]string{m.Report.OriginalMessageID}, threadIDs(m)...) {
+		if c == "" {
+			continue
+		}
+		found, err := lookup(ids, []byte(c), &ref)
+		if err != nil {
+			return 0, fmt.Errorf("Message-ID %s: %w", c, err)
+		}
+		if found && ref.Out {
 			id = c
 			break
 		}

@@ -51,7 +51,7 @@ func getConv(tx *bolt.Tx, num uint64) (*Conversation, error) {
 	if err := getJSON(tx.Bucket(bConvs), u64(num), &c); err != nil {
 		return nil, fmt.Errorf("conversation %d: %w", num, err)
 	}
-	if err := getJSON(tx.Bucket(bConvText), u64(num), &c.ConvText); err != nil && err != ErrNotFound {
+	if _, err := lookup(tx.Bucket(bConvText), u64(num), &c.ConvText); err != nil {
 		return nil, fmt.Errorf("conversation %d: %w", num, err)
 	}
 	return &c, nil

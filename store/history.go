@@ -126,14 +126,14 @@ const subjectWindow = 30 * 24 * time.Hour
 // what we send, so the customer's answer refers to an ID we never saw. It
 // must look like a reply ("Re: …"), come from the customer of one of the
 // inbox's recent conversations, and carry that conversation's subject.
-func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) uint64 {
+func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) (uint64, error) {
 	if m.Auto || !hasReplyPrefix(m.Subject) {
-		return 0
+		return 0, nil
 	}
 	reply := message.ReplySubject(m.Subject)
 	a := addrKey(m.From.Addr)
 	if a == "" {
-		return 0
+		return 0, nil
 	}
 	prefix := key([]byte(a), []byte(inbox), nil)
 	c := tx.Bucket(bIdxCustomer).Cursor()
@@ -146,14 +146,14 @@ func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) uint64 
 	for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < 10; k, _ = c.Prev() {
 		n++
 		var conv Conversation
-		if getJSON(tx.Bucket(bConvs), k[len(k)-8:], &conv) != nil || now.Sub(conv.Updated) > subjectWindow {
-			continue
+		if err := getJSON(tx.Bucket(bConvs), k[len(k)-8:], &conv); err != nil {
+			return 0, fmt.Errorf("conversation %d: %w", getU64(k[len(k)-8:]), err)
 		}
-		if strings.EqualFold(message.ReplySubject(conv.Subject), reply) {
-			return conv.Num
+		if now.Sub(conv.Updated) <= subjectWindow && strings.EqualFold(message.ReplySubject(conv.Subject), reply) {
+			return conv.Num, nil
 		}
 	}
-	return 0
+	return 0, nil
 }
 
 // hasReplyPrefix reports whether a subject starts with a reply prefix.

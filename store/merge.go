@@ -40,20 +40,22 @@ func notMerged(c *Conversation) error {
 
 // resolveMerged is the conversation that num's mail lands in: num, or the
 // one it was merged into (and so on).
-func resolveMerged(tx *bolt.Tx, num uint64) uint64 {
+func resolveMerged(tx *bolt.Tx, num uint64) (uint64, error) {
 	for range maxMergeHops {
 		if num == 0 {
-			return 0
+			return 0, nil
 		}
 		var c struct {
 			MergedInto uint64 `json:"merged_into"`
 		}
-		if getJSON(tx.Bucket(bConvs), u64(num), &c) != nil || c.MergedInto == 0 {
-			return num
+		if found, err := lookup(tx.Bucket(bConvs), u64(num), &c); err != nil {
+			return 0, fmt.Errorf("conversation %d: %w", num, err)
+		} else if !found || c.MergedInto == 0 {
+			return num, nil
 		}
 		num = c.MergedInto
 	}
-	return num
+	return num, nil
 }
 
 // Merge moves conversation m into n, for user by, in one transaction:

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -83,10 +84,10 @@ type kv struct{ k, v []byte }
 // all copies a bucket's pairs, so that the bucket can be changed after.
 func all(b *bolt.Bucket) []kv {
 	var out []kv
-	b.ForEach(func(k, v []byte) error {
-		out = append(out, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
-		return nil
-	})
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		out = append(out, kv{bytes.Clone(k), bytes.Clone(v)})
+	}
 	return out
 }
 

@@ -274,6 +274,17 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return nil
 }
 
+// lookup reads the JSON value at key into v, reporting whether there is
+// one. A value that does not decode is an error: never taken for an
+// absent one.
+func lookup(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	err := getJSON(b, key, v)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {

@@ -461,14 +461,14 @@ func (s *Store) replan() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var nums []uint64
 		seen := map[uint64]bool{}
-		tx.Bucket(bTimers).ForEach(func(k, _ []byte) error {
+		c := tx.Bucket(bTimers).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			_, conv, kind := parseTimerKey(k)
 			if kind != TimerWake && !seen[conv] {
 				seen[conv] = true
 				nums = append(nums, conv)
 			}
-			return nil
-		})
+		}
 		for _, num := range nums {
 			old, err := getConv(tx, num)
 			if errors.Is(err, ErrNotFound) {

@@ -143,12 +143,12 @@ func (s *Store) UnresolvedRoots(channel string) (n int, err error) {
 
 func unresolved(tx *bolt.Tx, channel string) int {
 	n := 0
-	tx.Bucket(bRoots).ForEach(func(_, ch []byte) error {
+	c := tx.Bucket(bRoots).Cursor()
+	for k, ch := c.First(); k != nil; k, ch = c.Next() {
 		if channel == "" || string(ch) == channel {
 			n++
 		}
-		return nil
-	})
+	}
 	return n
 }
 
