@@ -59,5 +59,5 @@ func (s *Store) recordBounce(tx *bolt.Tx, m *InboundMail, now time.Time) (uint64
 	if err != nil {
 		return 0, err
 	}
-	return ref.Conv, enqueue(tx.Bucket(bToSlack), &job, func(j *SlackJob, seq uint64) { j.Seq = seq })
+	return ref.Conv, enqueue(tx.Bucket(bToSlack), &job)
 }

@@ -62,8 +62,7 @@ func (s *Store) Compose(cm Compose) (*Conversation, error) {
 			return err
 		}
 		out = *c
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCompose, Conv: num, NewConv: true, By: cm.By, Created: now},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCompose, Conv: num, NewConv: true, By: cm.By, Created: now})
 	})
 	if err != nil {
 		return nil, err
@@ -107,7 +106,7 @@ func (s *Store) EnqueueForward(f Forward) (*MailJob, error) {
 				AgentID: f.AgentID, AgentName: f.AgentName, Text: forwardText(f.Comment, c.Latest), Forward: true, Created: now,
 				Files: ForwardFiles(c),
 			}
-			if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
+			if err := enqueue(tx.Bucket(bToMail), &job); err != nil {
 				return err
 			}
 			c.Replies = capReplies(append(c.Replies, ReplyRef{

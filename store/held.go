@@ -357,7 +357,7 @@ func (s *Store) cancelWhy(tx *bolt.Tx, j *MailJob, event, by, why string) error 
 		return err
 	}
 	return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCancelled, Conv: j.Conv, ReplyTS: j.SlackTS, Event: event, By: by,
-		To: recipientsText(*j), Error: why, Created: now}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+		To: recipientsText(*j), Error: why, Created: now})
 }
 
 // Edit is an edit or deletion of an agent's Slack message in a
@@ -407,7 +407,7 @@ func (s *Store) EditReply(e Edit) (string, error) {
 		line := func(ev string, at time.Time, state string) error {
 			event = ev
 			return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobReplyLine, Conv: c.Num, ReplyTS: e.SlackTS, Event: ev,
-				At: at, Error: state, To: ref.To, Created: now}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+				At: at, Error: state, To: ref.To, Created: now})
 		}
 		switch ref.State {
 		case ReplyHeld:

@@ -158,8 +158,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 				// in this inbox's channel pointing to it.
 				pointer := *m
 				pointer.Text = ""
-				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: first.Num, Inbox: inbox, Mail: &pointer, Created: now},
-					func(j *SlackJob, seq uint64) { j.Seq = seq })
+				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: first.Num, Inbox: inbox, Mail: &pointer, Created: now})
 				*queued = err == nil
 				return first.Num, false, "", err
 			}
@@ -320,8 +319,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 		}
 	}
 	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now,
-		NewAddress: stranger, Folded: folded, Blocked: blocked},
-		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
+		NewAddress: stranger, Folded: folded, Blocked: blocked}); err != nil {
 		return 0, false, "", err
 	}
 	*queued = true

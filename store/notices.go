@@ -9,8 +9,7 @@ import (
 // EnqueueNotice queues a notice for the inbox channel (a JobNotice).
 func (s *Store) EnqueueNotice(n Notice) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobNotice, Notice: &n, Created: s.now()},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobNotice, Notice: &n, Created: s.now()})
 	})
 	if err == nil {
 		kick(s.slackKick)
@@ -39,7 +38,7 @@ func (s *Store) MailStillTrying(seq uint64, why string) (bool, error) {
 		queued = true
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{
 			Kind: JobStillTrying, Conv: j.Conv, ReplyTS: j.SlackTS, To: j.To.String(), Error: why, Created: s.now(),
-		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+		})
 	})
 	if queued && err == nil {
 		kick(s.slackKick)

@@ -35,8 +35,7 @@ func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversat
 			return nil
 		}
 		parked = true
-		return enqueue(tx.Bucket(bParked), &Parked{Channel: channel, ThreadTS: ts, Event: event, At: s.now()},
-			func(p *Parked, seq uint64) { p.Seq = seq })
+		return enqueue(tx.Bucket(bParked), &Parked{Channel: channel, ThreadTS: ts, Event: event, At: s.now()})
 	})
 	if parked {
 		kick(s.slackKick)

@@ -332,14 +332,21 @@ func appending(tx *bolt.Tx, name []byte) *bolt.Bucket {
 	return b
 }
 
-// enqueue stores v under the bucket's next sequence number, which set
-// writes into v first.
-func enqueue[T any](b *bolt.Bucket, v *T, set func(v *T, seq uint64)) error {
+// queued is an entry of a queue: it carries its own sequence number.
+type queued interface{ setSeq(seq uint64) }
+
+func (j *SlackJob) setSeq(seq uint64) { j.Seq = seq }
+func (j *MailJob) setSeq(seq uint64)  { j.Seq = seq }
+func (p *Parked) setSeq(seq uint64)   { p.Seq = seq }
+
+// enqueue stores v under the bucket's next sequence number, written into v
+// first.
+func enqueue(b *bolt.Bucket, v queued) error {
 	b.FillPercent = 0.9 // keys are appended
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	set(v, seq)
+	v.setSeq(seq)
 	return putJSON(b, u64(seq), v)
 }

@@ -444,7 +444,7 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		return "", fmt.Errorf("timer %s of conversation %d fired but is still due", t.Kind, t.Conv)
 	}
 	for i := range jobs {
-		if err := enqueue(tx.Bucket(bToSlack), &jobs[i], func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
+		if err := enqueue(tx.Bucket(bToSlack), &jobs[i]); err != nil {
 			return "", err
 		}
 	}

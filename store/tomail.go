@@ -132,7 +132,7 @@ func (s *Store) enqueueReply(tx *bolt.Tx, r Reply) (*MailJob, error) {
 		if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
 			return err
 		}
-		if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
+		if err := enqueue(tx.Bucket(bToMail), &job); err != nil {
 			return err
 		}
 		c.Replies = capReplies(append(c.Replies, ReplyRef{
@@ -142,8 +142,7 @@ func (s *Store) enqueueReply(tx *bolt.Tx, r Reply) (*MailJob, error) {
 		if !job.Held {
 			return nil
 		}
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now})
 	})
 	if err != nil {
 		return nil, err
@@ -249,7 +248,7 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{
 			Kind: kind, Conv: j.Conv, ReplyTS: j.SlackTS, To: recipientsText(j), Error: failure, Created: now,
 			Forward: j.Forward, By: j.AgentID,
-		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+		})
 	})
 	if err == nil {
 		kick(s.slackKick)

@@ -157,8 +157,7 @@ func enqueueActivity(tx *bolt.Tx, conv uint64, ch Change, now time.Time) error {
 	if err := markCard(tx, conv); err != nil {
 		return err
 	}
-	return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobActivity, Conv: conv, Change: &ch, Created: now},
-		func(j *SlackJob, seq uint64) { j.Seq = seq })
+	return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobActivity, Conv: conv, Change: &ch, Created: now})
 }
 
 // recordChange records a change in c's history (as its latest update)
