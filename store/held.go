@@ -387,14 +387,8 @@ func (s *Store) EditReply(e Edit) (string, error) {
 	event := ""
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		if e.EventID != "" {
-			dup, err := seen(tx, now, "ev:"+e.EventID)
-			if err != nil {
-				return err
-			}
-			if dup {
-				return ErrDuplicate
-			}
+		if err := once(tx, now, e.EventID); err != nil {
+			return err
 		}
 		c, err := getConv(tx, e.Conv)
 		if err != nil {

@@ -160,10 +160,7 @@ func (s *Store) SetRecipient(num uint64, action string, addr Address, by string)
 			if action != ActCcRemove {
 				s.addParticipants(c, addr)
 			}
-			ch := Change{At: now, By: by, Action: action, Target: addr.String()}
-			c.History = append(c.History, ch)
-			c.Updated = now
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: action, Target: addr.String()})
 		})
 		out = c
 		return err

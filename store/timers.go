@@ -414,10 +414,7 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		}
 	case TimerWake:
 		c.Status = StatusOpen
-		ch := Change{At: now, Action: ActWake, Target: c.Assignee}
-		c.History = append(c.History, ch)
-		c.Updated = now
-		if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+		if err := recordChange(tx, &c, Change{At: now, Action: ActWake, Target: c.Assignee}); err != nil {
 			return "", err
 		}
 	case TimerAutoClose:
@@ -428,10 +425,8 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 			break
 		}
 		waited := c.AutoCloseAt.Sub(c.WaitingSince)
-		c.Status, c.ClosedAt, c.Updated = StatusClosed, now, now
-		ch := Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}
-		c.History = append(c.History, ch)
-		if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+		c.Status, c.ClosedAt = StatusClosed, now
+		if err := recordChange(tx, &c, Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}); err != nil {
 			return "", err
 		}
 	}

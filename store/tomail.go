@@ -112,20 +112,16 @@ func (s *Store) enqueueReply(tx *bolt.Tx, r Reply) (*MailJob, error) {
 		case "":
 			// Whoever answers an unassigned conversation owns it.
 			c.Assignee = r.AgentID
-			ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
-			c.History = append(c.History, ch)
 			if err := logEvent(tx, convEvent(c, now, EvAssigned, r.AgentID, r.AgentID)); err != nil {
 				return err
 			}
-			if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+			if err := recordChange(tx, c, Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}); err != nil {
 				return err
 			}
 		case r.AgentID:
 		default:
 			// Allowed, but nobody should learn it from the customer.
-			ch := Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}
-			c.History = append(c.History, ch)
-			if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+			if err := recordChange(tx, c, Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}); err != nil {
 				return err
 			}
 		}
