@@ -132,7 +132,7 @@ func (s *Store) SpoolRefs() (map[string]bool, error) {
 // fails with ErrNotFound when the job is gone (cancelled meanwhile).
 func (s *Store) FilesFetched(seq uint64, files []MailFile) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return update(tx.Bucket(bToMail), u64(seq), "mail job", func(j *MailJob) error {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			if len(files) != len(j.Files) {
 				return fmt.Errorf("mail job %d has %d files, not %d", seq, len(j.Files), len(files))
 			}
@@ -151,10 +151,11 @@ func (s *Store) FilesFetched(seq uint64, files []MailFile) error {
 // next.
 func (s *Store) FileRetry(seq uint64, next time.Time, why string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			j.FileAttempts++
 			j.NextFileAttempt = next
 			j.LastError = why
+			return nil
 		})
 	})
 }
@@ -163,7 +164,7 @@ func (s *Store) FileRetry(seq uint64, next time.Time, why string) error {
 // (removed by hand): they are downloaded again before it is sent.
 func (s *Store) FilesLost(seq uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) { j.FilesReady = false })
+		return updateMailJob(tx, seq, func(j *MailJob) error { j.FilesReady = false; return nil })
 	})
 	if err == nil {
 		kick(s.mailKick)

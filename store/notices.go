@@ -1,8 +1,6 @@
 package store
 
 import (
-	"fmt"
-
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,17 +23,15 @@ func (s *Store) MailStillTrying(seq uint64, why string) (bool, error) {
 	queued := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var j MailJob
-		if err := getJSON(tx.Bucket(bToMail), u64(seq), &j); err != nil {
-			return fmt.Errorf("mail job %d: %w", seq, err)
-		}
-		if j.StillTrying {
+		err := updateMailJob(tx, seq, func(mj *MailJob) error {
+			queued = !mj.StillTrying
+			mj.StillTrying = true
+			j = *mj
 			return nil
-		}
-		j.StillTrying = true
-		if err := putJSON(tx.Bucket(bToMail), u64(seq), j); err != nil {
+		})
+		if err != nil || !queued {
 			return err
 		}
-		queued = true
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{
 			Kind: JobStillTrying, Conv: j.Conv, ReplyTS: j.SlackTS, To: j.To.String(), Error: why, Created: s.now(),
 		})

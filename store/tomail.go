@@ -178,8 +178,8 @@ func (s *Store) MailJobsAfter(seq uint64, n int) (jobs []MailJob, err error) {
 // MailJobs returns the whole outbox, oldest first.
 func (s *Store) MailJobs() ([]MailJob, error) { return s.MailJobsAfter(0, 1<<30) }
 
-func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob)) error {
-	return update(tx.Bucket(bToMail), u64(seq), "mail job", func(j *MailJob) error { f(j); return nil })
+func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob) error) error {
+	return update(tx.Bucket(bToMail), u64(seq), "mail job", f)
 }
 
 // BeginMailAttempt records an attempt before the SMTP session starts: should
@@ -188,9 +188,10 @@ func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob)) error {
 // recognised as the same message by the recipient's client.
 func (s *Store) BeginMailAttempt(seq uint64, next time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			j.Attempts++
 			j.NextAttempt = next
+			return nil
 		})
 	})
 }
@@ -198,9 +199,10 @@ func (s *Store) BeginMailAttempt(seq uint64, next time.Time) error {
 // MailRetry records a temporary failure.
 func (s *Store) MailRetry(seq uint64, next time.Time, why string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			j.NextAttempt = next
 			j.LastError = why
+			return nil
 		})
 	})
 }
