@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,24 +131,30 @@ func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conver
 	if err != nil {
 		return nil, err
 	}
-	c := *old
-	c.ConvText = old.ConvText
-	cloneText(&c.ConvText)
-	if err := f(&c); err != nil {
+	c := old.mutable()
+	if err := f(c); err != nil {
 		return nil, err
 	}
-	return &c, putConv(tx, old, &c, true)
+	return c, putConv(tx, old, c, true)
 }
 
-// cloneText gives a copy of a conversation's text slices of its own, so
-// that a change does not write through to the state it replaces.
-func cloneText(t *ConvText) {
+// mutable returns a copy of c that a change may edit in place: its slices
+// and maps are its own, so that the change does not write through to c,
+// the stored state putConv compares it with (index keys, timers).
+func (c *Conversation) mutable() *Conversation {
+	m := *c
+	m.Tags = slices.Clone(c.Tags)
+	m.MergedFrom = slices.Clone(c.MergedFrom)
+	t := &m.ConvText
 	t.Chain = slices.Clone(t.Chain)
+	t.ParentRefs = slices.Clone(t.ParentRefs)
 	t.History = slices.Clone(t.History)
 	t.Cc = slices.Clone(t.Cc)
 	t.Participants = slices.Clone(t.Participants)
 	t.Replies = slices.Clone(t.Replies)
 	t.MergedCc = slices.Clone(t.MergedCc)
+	t.LatestFiles = maps.Clone(t.LatestFiles)
+	return &m
 }
 
 // markCard records that conversation num's status card must be brought up

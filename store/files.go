@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -49,7 +48,6 @@ func (s *Store) SlackFileDone(seq uint64, part int, fileID, ref string) error {
 			return nil
 		}
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
-			c.LatestFiles = maps.Clone(c.LatestFiles)
 			if c.LatestFiles == nil {
 				c.LatestFiles = map[string]string{}
 			}
@@ -78,7 +76,6 @@ func (s *Store) SlackFileFailed(seq uint64, part int, why string) error {
 			if j.Done != part {
 				return nil
 			}
-			j.FileErrors = maps.Clone(j.FileErrors)
 			if j.FileErrors == nil {
 				j.FileErrors = map[int]string{}
 			}

@@ -208,8 +208,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 		if old, err = getConv(tx, num); err != nil {
 			return 0, false, "", err
 		}
-		*c = *old
-		cloneText(&c.ConvText)
+		c = old.mutable()
 		conv = num
 	} else {
 		meta := tx.Bucket(bMeta)

@@ -108,15 +108,13 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 				// A reply held in n was written without knowing of it.
 				c.LastHumanAt, c.LastHumanFrom = mc.LastHumanAt, mc.LastHumanFrom
 			}
-			tags := slices.Clone(c.Tags)
 			for _, t := range mc.Tags {
-				if !slices.Contains(tags, t) && len(tags) < maxTags {
-					tags = append(tags, t)
+				if !slices.Contains(c.Tags, t) && len(c.Tags) < maxTags {
+					c.Tags = append(c.Tags, t)
 				}
 			}
-			slices.Sort(tags)
-			c.Tags = tags
-			c.MergedFrom = append(slices.Clone(c.MergedFrom), m)
+			slices.Sort(c.Tags)
+			c.MergedFrom = append(c.MergedFrom, m)
 			if mc.Status == StatusOpen && c.Status != StatusOpen {
 				c.Status, c.ClosedAt = StatusOpen, time.Time{}
 			}

@@ -85,7 +85,7 @@ func (s *Store) Tag(num uint64, action string, tags []string, by, eventID string
 			if err := notMerged(c); err != nil {
 				return err
 			}
-			next := slices.Clone(c.Tags) // never write through to the stored state
+			next := c.Tags
 			for _, t := range want {
 				has := slices.Contains(next, t)
 				switch {

@@ -389,9 +389,7 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 	if err != nil {
 		return "", err
 	}
-	c := *old
-	c.ConvText = old.ConvText
-	cloneText(&c.ConvText)
+	c := old.mutable()
 	did := t.Kind
 	var jobs []SlackJob
 	job := func(kind string) SlackJob {
@@ -414,7 +412,7 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		}
 	case TimerWake:
 		c.Status = StatusOpen
-		if err := recordChange(tx, &c, Change{At: now, Action: ActWake, Target: c.Assignee}); err != nil {
+		if err := recordChange(tx, c, Change{At: now, Action: ActWake, Target: c.Assignee}); err != nil {
 			return "", err
 		}
 	case TimerAutoClose:
@@ -426,11 +424,11 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		}
 		waited := c.AutoCloseAt.Sub(c.WaitingSince)
 		c.Status, c.ClosedAt = StatusClosed, now
-		if err := recordChange(tx, &c, Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}); err != nil {
+		if err := recordChange(tx, c, Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}); err != nil {
 			return "", err
 		}
 	}
-	if err := putConv(tx, old, &c, true); err != nil {
+	if err := putConv(tx, old, c, true); err != nil {
 		return "", err
 	}
 	if b.Get(k) != nil {
