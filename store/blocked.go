@@ -124,7 +124,7 @@ func stopBlocked(tx *bolt.Tx, rule, inbox string, m *InboundMail, now time.Time)
 	})
 }
 
-// own reports whether blocking key would block one of the installation's
+// ownKey reports whether blocking key would block one of the installation's
 // own addresses, or their domain.
 func (s *Store) ownKey(key string) bool {
 	for a := range s.own {

@@ -112,7 +112,7 @@ func (s *Store) EnqueueForward(f Forward) (*MailJob, error) {
 			c.Replies = capReplies(append(c.Replies, ReplyRef{
 				Seq: job.Seq, AgentID: f.AgentID, MessageID: f.MessageID, State: ReplyQueued, At: now,
 				To: f.To.String(), Forward: true, Written: now,
-			}), maxReplies)
+			}))
 			ch := Change{At: now, By: f.AgentID, Action: ActForward, Target: f.To.String()}
 			c.History = append(c.History, ch)
 			return putJSON(tx.Bucket(bMsgIDs), []byte(f.MessageID), msgRef{Conv: c.Num, Out: true})

@@ -134,7 +134,7 @@ func (s *Store) enqueueReply(tx *bolt.Tx, r Reply) (*MailJob, error) {
 		c.Replies = capReplies(append(c.Replies, ReplyRef{
 			Seq: job.Seq, SlackTS: r.SlackTS, AgentID: r.AgentID, MessageID: r.MessageID, InReplyTo: c.LastInbound,
 			State: state, At: now, To: job.To.String(), Written: TSTime(r.SlackTS),
-		}), maxReplies)
+		}))
 		if !job.Held {
 			return nil
 		}
