@@ -119,10 +119,16 @@ var convIndexes = []struct {
 		if c.Status != StatusClosed {
 			return nil
 		}
-		return [][]byte{append(key([]byte(c.Inbox), u64(uint64(c.ClosedAt.Unix()))), u64(c.Num)...)}
+		return [][]byte{closedKey(c.Inbox, c.ClosedAt, c.Num)}
 	}},
 	{bIdxTags, tagKeys},
 	{bIdxCustomer, customerKeys},
+}
+
+// closedKey orders an inbox's closed conversations by the time they were
+// closed: <inbox>\0<closed unix u64><num u64>.
+func closedKey(inbox string, at time.Time, num uint64) []byte {
+	return append(key([]byte(inbox), u64(uint64(max(at.Unix(), 0)))), u64(num)...)
 }
 
 // updateConv changes a conversation (summary and text) in tx.
@@ -211,7 +217,7 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 					prefix = key([]byte(inbox), []byte(st), []byte(*q.Assignee), nil)
 				}
 				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-					n := getU64(k[len(k)-8:])
+					n := keyNum(k)
 					if tagged != nil && !tagged[n] {
 						continue
 					}
@@ -286,7 +292,7 @@ func (s *Store) Count(inboxes []string, since time.Time) (Counts, error) {
 					switch st {
 					case StatusOpen:
 						n.Open++
-						if who := string(k[len(prefix) : len(k)-9]); who == "" {
+						if who := keyPart(k, prefix); who == "" {
 							n.Unassigned++
 						} else {
 							n.OpenPerAssignee[who]++
@@ -300,7 +306,7 @@ func (s *Store) Count(inboxes []string, since time.Time) (Counts, error) {
 			}
 			cc := tx.Bucket(bIdxClosed).Cursor()
 			prefix := key([]byte(inbox), nil)
-			from := append(key([]byte(inbox), u64(uint64(max(since.Unix(), 0)))), u64(0)...)
+			from := closedKey(inbox, since, 0)
 			for k, _ := cc.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = cc.Next() {
 				n.ClosedSince++
 			}

@@ -211,7 +211,7 @@ func TestEventEncoding(t *testing.T) {
 	if len(v) > 48 {
 		t.Errorf("%d bytes for a close: not compact", len(v))
 	}
-	k := append(eventKey(at), u64(7)...)
+	k := append(nanoKey(at), u64(7)...)
 	var got Event
 	if err := decodeEvent(k, v, &got); err != nil {
 		t.Fatal(err)

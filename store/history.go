@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,15 +59,9 @@ func earlier(tx *bolt.Tx, inbox, addr string, before uint64) (*Earlier, error) {
 	}
 	prefix := key([]byte(a), []byte(inbox), nil)
 	c := tx.Bucket(bIdxCustomer).Cursor()
-	// Newest first: from just below `before`, backwards.
-	k, _ := c.Seek(append(slices.Clone(prefix), u64(before)...))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
 	e := &Earlier{}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+	// Newest first: from just below `before`, backwards.
+	for k := lastBelow(c, prefix, before); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		if e.Count == maxEarlierCount {
 			e.More = true
 			break
@@ -77,7 +70,7 @@ func earlier(tx *bolt.Tx, inbox, addr string, before uint64) (*Earlier, error) {
 		if len(e.Recent) == maxEarlier {
 			continue
 		}
-		num := getU64(k[len(prefix):])
+		num := keyNum(k)
 		var conv Conversation
 		if err := getJSON(tx.Bucket(bConvs), u64(num), &conv); err != nil {
 			return nil, fmt.Errorf("conversation %d: %w", num, err)
@@ -106,7 +99,7 @@ func (s *Store) History(addr string, inboxes []string, limit int) (rows []Conver
 		for _, inbox := range inboxes {
 			prefix := key([]byte(a), []byte(inbox), nil)
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				top.add(getU64(k[len(prefix):]))
+				top.add(keyNum(k))
 				total++
 			}
 		}
@@ -137,17 +130,12 @@ func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) (uint64
 	}
 	prefix := key([]byte(a), []byte(inbox), nil)
 	c := tx.Bucket(bIdxCustomer).Cursor()
-	k, _ := c.Seek(append(slices.Clone(prefix), u64(^uint64(0))...))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
+	k := lastBelow(c, prefix, ^uint64(0))
 	for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < 10; k, _ = c.Prev() {
 		n++
 		var conv Conversation
-		if err := getJSON(tx.Bucket(bConvs), k[len(k)-8:], &conv); err != nil {
-			return 0, fmt.Errorf("conversation %d: %w", getU64(k[len(k)-8:]), err)
+		if err := getJSON(tx.Bucket(bConvs), u64(keyNum(k)), &conv); err != nil {
+			return 0, fmt.Errorf("conversation %d: %w", keyNum(k), err)
 		}
 		if now.Sub(conv.Updated) <= subjectWindow && strings.EqualFold(message.ReplySubject(conv.Subject), reply) {
 			return conv.Num, nil

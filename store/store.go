@@ -62,6 +62,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -261,6 +262,41 @@ func getU64(b []byte) uint64 {
 // (inboxes, channels, users, statuses) that never contain NUL.
 func key(parts ...[]byte) []byte {
 	return bytes.Join(parts, []byte{0})
+}
+
+// Index keys end in the conversation's number (see convIndexes): keyNum
+// reads it back, and keyPart the part between a prefix and the NUL before
+// the number (an assignee, a tag).
+func keyNum(k []byte) uint64 { return getU64(k[max(len(k)-8, 0):]) }
+
+func keyPart(k, prefix []byte) string { return string(k[len(prefix) : len(k)-9]) }
+
+// nanoKey is a time as a key: unix nanoseconds, clamped to what they can
+// stand for (1970 to 2262), so that keys sort by time.
+func nanoKey(t time.Time) []byte {
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		return u64(0)
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return u64(math.MaxInt64)
+	}
+	return u64(uint64(t.UnixNano()))
+}
+
+// lastBelow returns the last key with prefix that sorts before prefix
+// followed by num, with c on it (nil: none): where a backwards walk over
+// an index's conversations below num starts.
+func lastBelow(c *bolt.Cursor, prefix []byte, num uint64) []byte {
+	k, _ := c.Seek(append(bytes.Clone(prefix), u64(num)...))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if !bytes.HasPrefix(k, prefix) {
+		return nil
+	}
+	return k
 }
 
 func getJSON(b *bolt.Bucket, key []byte, v any) error {

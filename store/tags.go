@@ -135,7 +135,7 @@ func tagSet(tx *bolt.Tx, inboxes []string, tag string) map[uint64]bool {
 	for _, inbox := range inboxes {
 		prefix := key([]byte(inbox), []byte(tag), nil)
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			set[getU64(k[len(prefix):])] = true
+			set[keyNum(k)] = true
 		}
 	}
 	return set
@@ -150,7 +150,7 @@ func (s *Store) TagCounts(inboxes []string) (map[string]int, error) {
 		for _, inbox := range inboxes {
 			prefix := key([]byte(inbox), nil)
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				out[string(k[len(prefix):len(k)-9])]++
+				out[keyPart(k, prefix)]++
 			}
 		}
 		return nil

@@ -246,8 +246,7 @@ func timerAt(kind string, c *Conversation) time.Time {
 
 // timerKey orders entries by due time: <unix ns u64><conv u64><kind>.
 func timerKey(at time.Time, conv uint64, kind string) []byte {
-	k := append(u64(uint64(max(at.UnixNano(), 0))), u64(conv)...)
-	return append(k, kind...)
+	return append(append(nanoKey(at), u64(conv)...), kind...)
 }
 
 func parseTimerKey(k []byte) (at time.Time, conv uint64, kind string) {
