@@ -195,6 +195,10 @@ func TestListAndCountFromIndexes(t *testing.T) {
 	if n.Open != 4 || n.ClosedSince != 0 {
 		t.Errorf("after the customer reopened 4: %+v", n)
 	}
+	// Every inbox's, per status, for the metrics.
+	if all, err := s.ConvCounts(); err != nil || !reflect.DeepEqual(all, map[Status]int{StatusOpen: 5, StatusHold: 1, StatusClosed: 1}) {
+		t.Errorf("conversations per status: %v %v", all, err)
+	}
 }
 
 func TestParkDecidesInOneTransaction(t *testing.T) {
