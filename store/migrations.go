@@ -247,8 +247,10 @@ func rekey(b *bolt.Bucket, newKey func(k []byte) []byte) error {
 // backfillEvents logs what a schema-1 conversation's record tells of its
 // past (its opening, and its capped history of workflow changes), so that
 // stats cover the time before the event log, and sets the timing it keeps
-// since. Schema 1 did not record replies: an open conversation nobody
-// replied to is taken as awaiting an answer since it was opened.
+// since. Schema 1 did not record replies, but set a conversation waiting
+// when one was sent: a waiting conversation was answered (when is not
+// known: its latest update is the latest it can have been); an open or
+// held one is taken as awaiting an answer since it was opened.
 func backfillEvents(tx *bolt.Tx, c *Conversation) error {
 	ev := convEvent(c, c.Created, EvOpened, "", c.Customer.Addr)
 	if err := logEvent(tx, ev); err != nil {
@@ -284,7 +286,10 @@ func backfillEvents(tx *bolt.Tx, c *Conversation) error {
 			return err
 		}
 	}
-	if c.Status != StatusClosed && c.LastAgent == "" {
+	switch c.Status {
+	case StatusWaiting:
+		c.FirstReply, c.FirstReplyAt = c.Updated, c.Updated
+	case StatusOpen, StatusHold:
 		c.Awaiting = c.Created
 	}
 	return nil
