@@ -41,13 +41,14 @@ const (
 	// the customer's wait it ended began (zero: nobody was waiting); First
 	// marks a conversation's first reply (never one an agent started).
 	EvReplied EventKind = 3
-	// EvClosed: By closed it. Since is when it was opened or last
+	// EvClosed: By closed it ("": the auto-close). Since is when it was opened or last
 	// reopened; Wait, when a customer was still waiting for an answer
 	// (the close ends the wait; zero: nobody was), with First when that
 	// wait was for the first reply. Target is the status it had.
 	EvClosed EventKind = 4
-	// EvReopened: it was set open again, by By or (By "") by a customer
-	// mail; Target is the status it had.
+	// EvReopened: it was set open again, by By (an action or a merge) or
+	// (By "") by a customer mail or the end of a snooze; Target is the
+	// status it had.
 	EvReopened EventKind = 5
 	// EvAssigned: its owner changed to Target ("" : nobody), by By.
 	EvAssigned EventKind = 6

@@ -25,6 +25,18 @@ func allEvents(t *testing.T, s *Store) []Event {
 	return out
 }
 
+// lastEvent is the latest event logged about conversation num.
+func lastEvent(t *testing.T, s *Store, num uint64) Event {
+	t.Helper()
+	var last Event
+	for _, e := range allEvents(t, s) {
+		if e.Conv == num {
+			last = e
+		}
+	}
+	return last
+}
+
 // evLine is an event as the tests compare it: what it says, with times as
 // offsets from t0 in minutes.
 func evLine(e Event, t0 time.Time) string {

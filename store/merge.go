@@ -116,10 +116,19 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 			slices.Sort(c.Tags)
 			c.MergedFrom = append(c.MergedFrom, m)
 			if mc.Status == StatusOpen && c.Status != StatusOpen {
+				was := *c
 				c.Status, c.ClosedAt = StatusOpen, time.Time{}
+				if err := logAct(tx, &was, c, ActReopen, by, now); err != nil {
+					return err
+				}
 			}
+			// m's customer waits longest: for an answer here now, on the
+			// response clock (timers.go) and for the stats alike.
 			if k := mc.Clock; k.Running() && (!c.Clock.Running() || k.Start.Before(c.Clock.Start)) {
-				c.Clock = k // m's customer waits longest: for an answer here now (timers.go)
+				c.Clock = k
+			}
+			if w := mc.Awaiting; !w.IsZero() && (c.Awaiting.IsZero() || w.Before(c.Awaiting)) {
+				c.Awaiting = w
 			}
 			return recordChange(tx, c, Change{At: now, By: by, Action: ActMergedIn, Target: strconv.FormatUint(m, 10)})
 		})
@@ -128,6 +137,7 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 		}
 		from, err = updateConv(tx, m, func(c *Conversation) error {
 			c.MergedInto = n
+			c.Awaiting = time.Time{} // the wait goes on in n
 			if c.Status != StatusClosed {
 				c.Status, c.ClosedAt = StatusClosed, now
 			}

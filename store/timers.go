@@ -411,6 +411,9 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		}
 	case TimerWake:
 		c.Status = StatusOpen
+		if err := logAct(tx, old, c, ActReopen, "", now); err != nil {
+			return "", err
+		}
 		if err := recordChange(tx, c, Change{At: now, Action: ActWake, Target: c.Assignee}); err != nil {
 			return "", err
 		}
@@ -423,6 +426,9 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		}
 		waited := c.AutoCloseAt.Sub(c.WaitingSince)
 		c.Status, c.ClosedAt = StatusClosed, now
+		if err := logAct(tx, old, c, ActClose, "", now); err != nil {
+			return "", err
+		}
 		if err := recordChange(tx, c, Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}); err != nil {
 			return "", err
 		}
