@@ -147,16 +147,7 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			j.Text, j.Recipients, j.EditedTS = look.Text, look.Recipients, look.EditedTS
 			j.Files, j.FilesReady = look.Files, false
 		}
-		if c, err := getConv(tx, j.Conv); err == nil {
-			// Blocked since it was written: never sent (a new reply to
-			// someone else may be).
-			probe := *j
-			s.address(&probe, j.Recipients, c)
-			if err := spare(tx, &probe); err != nil {
-				blocked = err
-				return s.cancelWhy(tx, j, EventInvalid, "", err.Error())
-			}
-		}
+		unaddressed := *j
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
 			s.address(j, j.Recipients, c)
 			if err := spare(tx, j); err != nil {
@@ -180,6 +171,12 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			s.addParticipants(c, append([]Address{j.To}, j.Cc...)...)
 			return nil
 		})
+		if errors.Is(err, ErrBlocked) {
+			// Blocked since it was written: never sent (a new reply to
+			// someone else may be).
+			blocked = err
+			return s.cancelWhy(tx, &unaddressed, EventInvalid, "", err.Error())
+		}
 		if err != nil {
 			return err
 		}
