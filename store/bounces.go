@@ -45,15 +45,16 @@ func (s *Store) recordBounce(tx *bolt.Tx, m *InboundMail, now time.Time) (uint64
 	_, err := updateConv(tx, ref.Conv, func(c *Conversation) error {
 		rr := replyRef(c, func(r *ReplyRef) bool { return r.MessageID == id })
 		if rr == nil {
-			return nil
+			return errUnchanged
 		}
 		job.ReplyTS, job.Forward = rr.SlackTS, rr.Forward
 		if job.To == "" {
 			job.To = rr.To
 		}
-		if r.Failed() {
-			rr.State, rr.Why, rr.At = ReplyBounced, r.Reason(), now
+		if !r.Failed() {
+			return errUnchanged // delayed: the reply's fate is not known yet
 		}
+		rr.State, rr.Why, rr.At = ReplyBounced, r.Reason(), now
 		return nil
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -131,6 +132,10 @@ func closedKey(inbox string, at time.Time, num uint64) []byte {
 	return append(key([]byte(inbox), u64(uint64(max(at.Unix(), 0)))), u64(num)...)
 }
 
+// errUnchanged, returned by the change of updateConv, leaves the
+// conversation as it was, unwritten.
+var errUnchanged = errors.New("unchanged")
+
 // updateConv changes a conversation (summary and text) in tx.
 func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conversation, error) {
 	old, err := getConv(tx, num)
@@ -138,7 +143,9 @@ func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conver
 		return nil, err
 	}
 	c := old.mutable()
-	if err := f(c); err != nil {
+	if err := f(c); errors.Is(err, errUnchanged) {
+		return old, nil
+	} else if err != nil {
 		return nil, err
 	}
 	return c, putConv(tx, old, c, true)

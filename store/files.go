@@ -43,11 +43,10 @@ func (s *Store) SlackFileDone(seq uint64, part int, fileID, ref string) error {
 		if err != nil || j == nil || ref == "" || fileID == "" {
 			return err
 		}
-		c, err := getConv(tx, j.Conv)
-		if err != nil || c.Latest == nil || !latestHas(c.Latest, ref) {
-			return nil
-		}
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
+			if c.Latest == nil || !latestHas(c.Latest, ref) {
+				return errUnchanged // not the latest mail's: nothing forwards it
+			}
 			if c.LatestFiles == nil {
 				c.LatestFiles = map[string]string{}
 			}
