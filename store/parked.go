@@ -24,14 +24,16 @@ import (
 // can be recorded, nor a parked event replayed, between the lookups.
 func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversation, parked bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		behind, err := parkedFor(tx, channel, ts)
-		if err != nil {
-			return err
-		}
-		if num := threadConv(tx, channel, ts); num != 0 && !behind {
-			conv, err = getConv(tx, num)
-			return err
-		} else if num == 0 && unresolved(tx, channel) == 0 {
+		if num := threadConv(tx, channel, ts); num != 0 {
+			behind, err := parkedFor(tx, channel, ts)
+			if err != nil {
+				return err
+			}
+			if !behind {
+				conv, err = getConv(tx, num)
+				return err
+			}
+		} else if unresolved(tx, channel) == 0 {
 			return nil
 		}
 		parked = true

@@ -378,6 +378,7 @@ func TestDamagedRecordsAreErrors(t *testing.T) {
 		t.Errorf("%d open conversations", n.Open)
 	}
 
+	posted(t, s, "1.1")
 	damage(bParked, u64(1))
 	if _, _, err := s.Park("CIN", "1.1", []byte(`{}`)); err == nil {
 		t.Error("Park decided past a damaged parked event")
