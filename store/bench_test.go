@@ -148,3 +148,19 @@ func BenchmarkDBSize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvCounts is a scrape of the metrics: every inbox's
+// conversations per status.
+func BenchmarkConvCounts(b *testing.B) {
+	for _, n := range sizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := seededStore(b, n)
+			b.ResetTimer()
+			for range b.N {
+				if _, err := s.ConvCounts(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -123,7 +124,7 @@ func stopBlocked(tx *bolt.Tx, rule, inbox string, m *InboundMail, now time.Time)
 	})
 }
 
-// own reports whether blocking key would block one of the installation's
+// ownKey reports whether blocking key would block one of the installation's
 // own addresses, or their domain.
 func (s *Store) ownKey(key string) bool {
 	for a := range s.own {
@@ -197,10 +198,10 @@ func (s *Store) setBlock(key, by string, conv uint64, eventID string, block bool
 func (s *Store) Blocked() ([]Block, error) {
 	var out []Block
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bBlocked).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(bBlocked).ForEach(func(k, v []byte) error {
 			var bl Block
-			if err := getJSON(tx.Bucket(bBlocked), k, &bl); err != nil {
-				return err
+			if err := json.Unmarshal(v, &bl); err != nil {
+				return fmt.Errorf("block %s: %w", k, err)
 			}
 			out = append(out, bl)
 			return nil

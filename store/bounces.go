@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,14 +16,17 @@ import (
 // then recorded like any automated mail).
 func (s *Store) recordBounce(tx *bolt.Tx, m *InboundMail, now time.Time) (uint64, error) {
 	ids := tx.Bucket(bMsgIDs)
-	cands := append([]string{m.Report.OriginalMessageID}, m.InReplyTo...)
-	for i := len(m.References) - 1; i >= 0; i-- {
-		cands = append(cands, m.References[i])
-	}
 	var ref msgRef
 	id := ""
-	for _, c := range cands {
-		if c != "" && getJSON(ids, []byte(c), &ref) == nil && ref.Out {
+	for _, c := range append([]string{m.Report.OriginalMessageID}, threadIDs(m)...) {
+		if c == "" {
+			continue
+		}
+		found, err := lookup(ids, []byte(c), &ref)
+		if err != nil {
+			return 0, fmt.Errorf("Message-ID %s: %w", c, err)
+		}
+		if found && ref.Out {
 			id = c
 			break
 		}
@@ -41,19 +45,20 @@ func (s *Store) recordBounce(tx *bolt.Tx, m *InboundMail, now time.Time) (uint64
 	_, err := updateConv(tx, ref.Conv, func(c *Conversation) error {
 		rr := replyRef(c, func(r *ReplyRef) bool { return r.MessageID == id })
 		if rr == nil {
-			return nil
+			return errUnchanged
 		}
 		job.ReplyTS, job.Forward = rr.SlackTS, rr.Forward
 		if job.To == "" {
 			job.To = rr.To
 		}
-		if r.Failed() {
-			rr.State, rr.Why, rr.At = ReplyBounced, r.Reason(), now
+		if !r.Failed() {
+			return errUnchanged // delayed: the reply's fate is not known yet
 		}
+		rr.State, rr.Why, rr.At = ReplyBounced, r.Reason(), now
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	return ref.Conv, enqueue(tx.Bucket(bToSlack), &job, func(j *SlackJob, seq uint64) { j.Seq = seq })
+	return ref.Conv, enqueue(tx.Bucket(bToSlack), &job)
 }

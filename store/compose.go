@@ -62,8 +62,7 @@ func (s *Store) Compose(cm Compose) (*Conversation, error) {
 			return err
 		}
 		out = *c
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCompose, Conv: num, NewConv: true, By: cm.By, Created: now},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCompose, Conv: num, NewConv: true, By: cm.By, Created: now})
 	})
 	if err != nil {
 		return nil, err
@@ -107,13 +106,13 @@ func (s *Store) EnqueueForward(f Forward) (*MailJob, error) {
 				AgentID: f.AgentID, AgentName: f.AgentName, Text: forwardText(f.Comment, c.Latest), Forward: true, Created: now,
 				Files: ForwardFiles(c),
 			}
-			if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
+			if err := enqueue(tx.Bucket(bToMail), &job); err != nil {
 				return err
 			}
 			c.Replies = capReplies(append(c.Replies, ReplyRef{
 				Seq: job.Seq, AgentID: f.AgentID, MessageID: f.MessageID, State: ReplyQueued, At: now,
 				To: f.To.String(), Forward: true, Written: now,
-			}), maxReplies)
+			}))
 			ch := Change{At: now, By: f.AgentID, Action: ActForward, Target: f.To.String()}
 			c.History = append(c.History, ch)
 			return putJSON(tx.Bucket(bMsgIDs), []byte(f.MessageID), msgRef{Conv: c.Num, Out: true})

@@ -58,7 +58,7 @@ func (s *Store) ComposeReply(r ComposedReply) (*SlackJob, error) {
 			return ErrDuplicate
 		}
 		job = SlackJob{Kind: JobComposed, Conv: r.Conv, Composed: &r, By: r.AgentID, Created: now}
-		return enqueue(tx.Bucket(bToSlack), &job, func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &job)
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +53,7 @@ func getConv(tx *bolt.Tx, num uint64) (*Conversation, error) {
 	if err := getJSON(tx.Bucket(bConvs), u64(num), &c); err != nil {
 		return nil, fmt.Errorf("conversation %d: %w", num, err)
 	}
-	if err := getJSON(tx.Bucket(bConvText), u64(num), &c.ConvText); err != nil && err != ErrNotFound {
+	if _, err := lookup(tx.Bucket(bConvText), u64(num), &c.ConvText); err != nil {
 		return nil, fmt.Errorf("conversation %d: %w", num, err)
 	}
 	return &c, nil
@@ -118,11 +120,21 @@ var convIndexes = []struct {
 		if c.Status != StatusClosed {
 			return nil
 		}
-		return [][]byte{append(key([]byte(c.Inbox), u64(uint64(c.ClosedAt.Unix()))), u64(c.Num)...)}
+		return [][]byte{closedKey(c.Inbox, c.ClosedAt, c.Num)}
 	}},
 	{bIdxTags, tagKeys},
 	{bIdxCustomer, customerKeys},
 }
+
+// closedKey orders an inbox's closed conversations by the time they were
+// closed: <inbox>\0<closed unix u64><num u64>.
+func closedKey(inbox string, at time.Time, num uint64) []byte {
+	return append(key([]byte(inbox), u64(uint64(max(at.Unix(), 0)))), u64(num)...)
+}
+
+// errUnchanged, returned by the change of updateConv, leaves the
+// conversation as it was, unwritten.
+var errUnchanged = errors.New("unchanged")
 
 // updateConv changes a conversation (summary and text) in tx.
 func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conversation, error) {
@@ -130,24 +142,32 @@ func updateConv(tx *bolt.Tx, num uint64, f func(c *Conversation) error) (*Conver
 	if err != nil {
 		return nil, err
 	}
-	c := *old
-	c.ConvText = old.ConvText
-	cloneText(&c.ConvText)
-	if err := f(&c); err != nil {
+	c := old.mutable()
+	if err := f(c); errors.Is(err, errUnchanged) {
+		return old, nil
+	} else if err != nil {
 		return nil, err
 	}
-	return &c, putConv(tx, old, &c, true)
+	return c, putConv(tx, old, c, true)
 }
 
-// cloneText gives a copy of a conversation's text slices of its own, so
-// that a change does not write through to the state it replaces.
-func cloneText(t *ConvText) {
+// mutable returns a copy of c that a change may edit in place: its slices
+// and maps are its own, so that the change does not write through to c,
+// the stored state putConv compares it with (index keys, timers).
+func (c *Conversation) mutable() *Conversation {
+	m := *c
+	m.Tags = slices.Clone(c.Tags)
+	m.MergedFrom = slices.Clone(c.MergedFrom)
+	t := &m.ConvText
 	t.Chain = slices.Clone(t.Chain)
+	t.ParentRefs = slices.Clone(t.ParentRefs)
 	t.History = slices.Clone(t.History)
 	t.Cc = slices.Clone(t.Cc)
 	t.Participants = slices.Clone(t.Participants)
 	t.Replies = slices.Clone(t.Replies)
 	t.MergedCc = slices.Clone(t.MergedCc)
+	t.LatestFiles = maps.Clone(t.LatestFiles)
+	return &m
 }
 
 // markCard records that conversation num's status card must be brought up
@@ -204,7 +224,7 @@ func (s *Store) List(q ListQuery) (rows []Conversation, total int, err error) {
 					prefix = key([]byte(inbox), []byte(st), []byte(*q.Assignee), nil)
 				}
 				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-					n := getU64(k[len(k)-8:])
+					n := keyNum(k)
 					if tagged != nil && !tagged[n] {
 						continue
 					}
@@ -279,7 +299,7 @@ func (s *Store) Count(inboxes []string, since time.Time) (Counts, error) {
 					switch st {
 					case StatusOpen:
 						n.Open++
-						if who := string(k[len(prefix) : len(k)-9]); who == "" {
+						if who := keyPart(k, prefix); who == "" {
 							n.Unassigned++
 						} else {
 							n.OpenPerAssignee[who]++
@@ -293,7 +313,7 @@ func (s *Store) Count(inboxes []string, since time.Time) (Counts, error) {
 			}
 			cc := tx.Bucket(bIdxClosed).Cursor()
 			prefix := key([]byte(inbox), nil)
-			from := append(key([]byte(inbox), u64(uint64(max(since.Unix(), 0)))), u64(0)...)
+			from := closedKey(inbox, since, 0)
 			for k, _ := cc.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = cc.Next() {
 				n.ClosedSince++
 			}

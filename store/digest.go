@@ -44,8 +44,7 @@ func (s *Store) QueueDigest(inbox string, slot time.Time, text string) (bool, er
 			return nil
 		}
 		queued = true
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobDigest, Inbox: inbox, Text: text, Created: s.now()},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobDigest, Inbox: inbox, Text: text, Created: s.now()})
 	})
 	if queued && err == nil {
 		kick(s.slackKick)

@@ -57,12 +57,16 @@ func (s *Soonest) At(t time.Time) {
 // Time is the earliest time offered (zero: none).
 func (s *Soonest) Time() time.Time { return s.t }
 
+// queueSlice is how many jobs one read transaction of a queue decodes at
+// most: a long queue is read in slices, never whole.
+const queueSlice = 64
+
 // MailJobsEach calls f with each outbox job, oldest first, reading the
 // queue a slice at a time; f returning false stops.
 func (s *Store) MailJobsEach(f func(j *MailJob) bool) error {
 	var seq uint64
 	for {
-		jobs, err := s.MailJobsAfter(seq, 64)
+		jobs, err := s.MailJobsAfter(seq, queueSlice)
 		if err != nil || len(jobs) == 0 {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,13 +41,14 @@ const (
 	// the customer's wait it ended began (zero: nobody was waiting); First
 	// marks a conversation's first reply (never one an agent started).
 	EvReplied EventKind = 3
-	// EvClosed: By closed it. Since is when it was opened or last
+	// EvClosed: By closed it ("": the auto-close). Since is when it was opened or last
 	// reopened; Wait, when a customer was still waiting for an answer
 	// (the close ends the wait; zero: nobody was), with First when that
 	// wait was for the first reply. Target is the status it had.
 	EvClosed EventKind = 4
-	// EvReopened: it was set open again, by By or (By "") by a customer
-	// mail; Target is the status it had.
+	// EvReopened: it was set open again, by By (an action or a merge) or
+	// (By "") by a customer mail or the end of a snooze; Target is the
+	// status it had.
 	EvReopened EventKind = 5
 	// EvAssigned: its owner changed to Target ("" : nobody), by By.
 	EvAssigned EventKind = 6
@@ -109,7 +109,7 @@ func logEvent(tx *bolt.Tx, e Event) error {
 	}
 	// The sequence keeps two events of the same nanosecond apart, in the
 	// order they were written.
-	return b.Put(append(eventKey(e.At), u64(seq)...), e.encode())
+	return b.Put(append(nanoKey(e.At), u64(seq)...), e.encode())
 }
 
 // encode writes an event compactly (its time is in the key): kind, flags,
@@ -186,28 +186,16 @@ func decodeEvent(k, v []byte, e *Event) error {
 	return nil
 }
 
-// eventKey is the time part of an event's key: unix nanoseconds, clamped
-// to what they can stand for (1970 to 2262).
-func eventKey(t time.Time) []byte {
-	switch {
-	case t.Before(time.Unix(0, 0)):
-		return u64(0)
-	case t.After(time.Unix(0, math.MaxInt64)):
-		return u64(math.MaxInt64)
-	}
-	return u64(uint64(t.UnixNano()))
-}
-
 // Events calls f with each logged event whose time is in [from, to), in
 // time order, in one read transaction (one cursor pass). f must not keep
 // the *Event: it is reused. An error from f stops the pass and is
 // returned.
 func (s *Store) Events(from, to time.Time, f func(e *Event) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		end := eventKey(to)
+		end := nanoKey(to)
 		c := tx.Bucket(bEventLog).Cursor()
 		var e Event
-		for k, v := c.Seek(eventKey(from)); k != nil && bytes.Compare(k[:min(8, len(k))], end) < 0; k, v = c.Next() {
+		for k, v := c.Seek(nanoKey(from)); k != nil && bytes.Compare(k[:min(8, len(k))], end) < 0; k, v = c.Next() {
 			if err := decodeEvent(k, v, &e); err != nil {
 				return fmt.Errorf("event log %x: %w", k, err)
 			}
@@ -227,7 +215,7 @@ const pruneBatch = 10000
 // many.
 func (s *Store) PruneEventLog(cutoff time.Time) (int, error) {
 	total := 0
-	end := eventKey(cutoff)
+	end := nanoKey(cutoff)
 	for {
 		n := 0
 		err := s.db.Update(func(tx *bolt.Tx) error {

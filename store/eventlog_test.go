@@ -25,6 +25,18 @@ func allEvents(t *testing.T, s *Store) []Event {
 	return out
 }
 
+// lastEvent is the latest event logged about conversation num.
+func lastEvent(t *testing.T, s *Store, num uint64) Event {
+	t.Helper()
+	var last Event
+	for _, e := range allEvents(t, s) {
+		if e.Conv == num {
+			last = e
+		}
+	}
+	return last
+}
+
 // evLine is an event as the tests compare it: what it says, with times as
 // offsets from t0 in minutes.
 func evLine(e Event, t0 time.Time) string {
@@ -211,7 +223,7 @@ func TestEventEncoding(t *testing.T) {
 	if len(v) > 48 {
 		t.Errorf("%d bytes for a close: not compact", len(v))
 	}
-	k := append(eventKey(at), u64(7)...)
+	k := append(nanoKey(at), u64(7)...)
 	var got Event
 	if err := decodeEvent(k, v, &got); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,12 +43,10 @@ func (s *Store) SlackFileDone(seq uint64, part int, fileID, ref string) error {
 		if err != nil || j == nil || ref == "" || fileID == "" {
 			return err
 		}
-		c, err := getConv(tx, j.Conv)
-		if err != nil || c.Latest == nil || !latestHas(c.Latest, ref) {
-			return nil
-		}
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
-			c.LatestFiles = maps.Clone(c.LatestFiles)
+			if c.Latest == nil || !latestHas(c.Latest, ref) {
+				return errUnchanged // not the latest mail's: nothing forwards it
+			}
 			if c.LatestFiles == nil {
 				c.LatestFiles = map[string]string{}
 			}
@@ -78,7 +75,6 @@ func (s *Store) SlackFileFailed(seq uint64, part int, why string) error {
 			if j.Done != part {
 				return nil
 			}
-			j.FileErrors = maps.Clone(j.FileErrors)
 			if j.FileErrors == nil {
 				j.FileErrors = map[int]string{}
 			}
@@ -132,7 +128,7 @@ func (s *Store) SpoolRefs() (map[string]bool, error) {
 // fails with ErrNotFound when the job is gone (cancelled meanwhile).
 func (s *Store) FilesFetched(seq uint64, files []MailFile) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return update(tx.Bucket(bToMail), u64(seq), "mail job", func(j *MailJob) error {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			if len(files) != len(j.Files) {
 				return fmt.Errorf("mail job %d has %d files, not %d", seq, len(j.Files), len(files))
 			}
@@ -151,10 +147,11 @@ func (s *Store) FilesFetched(seq uint64, files []MailFile) error {
 // next.
 func (s *Store) FileRetry(seq uint64, next time.Time, why string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			j.FileAttempts++
 			j.NextFileAttempt = next
 			j.LastError = why
+			return nil
 		})
 	})
 }
@@ -163,7 +160,7 @@ func (s *Store) FileRetry(seq uint64, next time.Time, why string) error {
 // (removed by hand): they are downloaded again before it is sent.
 func (s *Store) FilesLost(seq uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) { j.FilesReady = false })
+		return updateMailJob(tx, seq, func(j *MailJob) error { j.FilesReady = false; return nil })
 	})
 	if err == nil {
 		kick(s.mailKick)

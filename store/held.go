@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,19 +32,52 @@ var (
 	ErrNotAuthor = errors.New("not the reply's author")
 )
 
-// HeldJobs returns the outbox jobs that are held, oldest first.
+// HeldJobs returns the outbox jobs that are held, oldest first. Like the
+// sender, it reads the outbox a slice at a time, and it decodes in full
+// only the held jobs: a backlog waiting for a dead SMTP server is not
+// decoded at every wake-up of the hold window.
 func (s *Store) HeldJobs() ([]MailJob, error) {
 	var out []MailJob
-	err := s.db.View(func(tx *bolt.Tx) error {
-		jobs, err := after[MailJob](tx.Bucket(bToMail), 0, 1<<30)
-		for _, j := range jobs {
-			if j.Held {
-				out = append(out, j)
-			}
+	for seq, more := uint64(0), true; more; {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			var err error
+			seq, more, err = heldAfter(tx.Bucket(bToMail), seq, &out)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		return err
-	})
-	return out, err
+	}
+	return out, nil
+}
+
+// heldAfter appends to out the held jobs among up to queueSlice outbox jobs
+// after seq, and returns the last seq it read and whether more may follow.
+func heldAfter(b *bolt.Bucket, seq uint64, out *[]MailJob) (uint64, bool, error) {
+	c := b.Cursor()
+	n := 0
+	for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
+		if n == queueSlice {
+			return seq, true, nil
+		}
+		n++
+		seq = getU64(k)
+		var probe struct {
+			Held bool `json:"held"`
+		}
+		if err := json.Unmarshal(v, &probe); err != nil {
+			return seq, false, fmt.Errorf("mail job %d: %w", seq, err)
+		}
+		if !probe.Held {
+			continue
+		}
+		var j MailJob
+		if err := json.Unmarshal(v, &j); err != nil {
+			return seq, false, fmt.Errorf("mail job %d: %w", seq, err)
+		}
+		*out = append(*out, j)
+	}
+	return seq, false, nil
 }
 
 // MailJob returns outbox job seq (ErrNotFound once it is gone).
@@ -113,16 +147,7 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			j.Text, j.Recipients, j.EditedTS = look.Text, look.Recipients, look.EditedTS
 			j.Files, j.FilesReady = look.Files, false
 		}
-		if c, err := getConv(tx, j.Conv); err == nil {
-			// Blocked since it was written: never sent (a new reply to
-			// someone else may be).
-			probe := *j
-			s.address(&probe, j.Recipients, c)
-			if err := spare(tx, &probe); err != nil {
-				blocked = err
-				return s.cancelWhy(tx, j, EventInvalid, "", err.Error())
-			}
-		}
+		unaddressed := *j
 		_, err = updateConv(tx, j.Conv, func(c *Conversation) error {
 			s.address(j, j.Recipients, c)
 			if err := spare(tx, j); err != nil {
@@ -146,6 +171,12 @@ func (s *Store) ReleaseReply(seq uint64, look Look) (*MailJob, *Question, error)
 			s.addParticipants(c, append([]Address{j.To}, j.Cc...)...)
 			return nil
 		})
+		if errors.Is(err, ErrBlocked) {
+			// Blocked since it was written: never sent (a new reply to
+			// someone else may be).
+			blocked = err
+			return s.cancelWhy(tx, &unaddressed, EventInvalid, "", err.Error())
+		}
 		if err != nil {
 			return err
 		}
@@ -323,7 +354,7 @@ func (s *Store) cancelWhy(tx *bolt.Tx, j *MailJob, event, by, why string) error 
 		return err
 	}
 	return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobCancelled, Conv: j.Conv, ReplyTS: j.SlackTS, Event: event, By: by,
-		To: recipientsText(*j), Error: why, Created: now}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+		To: recipientsText(*j), Error: why, Created: now})
 }
 
 // Edit is an edit or deletion of an agent's Slack message in a
@@ -353,14 +384,8 @@ func (s *Store) EditReply(e Edit) (string, error) {
 	event := ""
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		if e.EventID != "" {
-			dup, err := seen(tx, now, "ev:"+e.EventID)
-			if err != nil {
-				return err
-			}
-			if dup {
-				return ErrDuplicate
-			}
+		if err := once(tx, now, e.EventID); err != nil {
+			return err
 		}
 		c, err := getConv(tx, e.Conv)
 		if err != nil {
@@ -373,7 +398,7 @@ func (s *Store) EditReply(e Edit) (string, error) {
 		line := func(ev string, at time.Time, state string) error {
 			event = ev
 			return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobReplyLine, Conv: c.Num, ReplyTS: e.SlackTS, Event: ev,
-				At: at, Error: state, To: ref.To, Created: now}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+				At: at, Error: state, To: ref.To, Created: now})
 		}
 		switch ref.State {
 		case ReplyHeld:

@@ -294,3 +294,38 @@ func TestEditAlreadyInReleasedMail(t *testing.T) {
 		t.Errorf("a later edit: %q", ev)
 	}
 }
+
+// HeldJobs reads the outbox in slices: the held jobs of every slice are
+// found, in order, among the jobs waiting for the sender.
+func TestHeldJobsAcrossSlices(t *testing.T) {
+	cs := openClock(t, Options{NoSync: true})
+	record(t, cs.Store, 1, mail("hs@x", "Slices"))
+	var want []uint64
+	for i := range 3*queueSlice + 5 {
+		r := heldReply(cs, 1, fmt.Sprintf("Ev%d", i), "UA", "text", time.Duration(i)*time.Millisecond)
+		if i%7 != 3 {
+			r.HoldUntil = time.Time{} // ready for the sender
+		}
+		job, err := cs.EnqueueReply(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Held {
+			want = append(want, job.Seq)
+		}
+	}
+	held, err := cs.HeldJobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, j := range held {
+		if !j.Held || j.Text != "text" {
+			t.Errorf("not a held job: %+v", j)
+		}
+		got = append(got, j.Seq)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("held jobs %v, want %v", got, want)
+	}
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,15 +59,9 @@ func earlier(tx *bolt.Tx, inbox, addr string, before uint64) (*Earlier, error) {
 	}
 	prefix := key([]byte(a), []byte(inbox), nil)
 	c := tx.Bucket(bIdxCustomer).Cursor()
-	// Newest first: from just below `before`, backwards.
-	k, _ := c.Seek(append(slices.Clone(prefix), u64(before)...))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
 	e := &Earlier{}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+	// Newest first: from just below `before`, backwards.
+	for k := lastBelow(c, prefix, before); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		if e.Count == maxEarlierCount {
 			e.More = true
 			break
@@ -77,7 +70,7 @@ func earlier(tx *bolt.Tx, inbox, addr string, before uint64) (*Earlier, error) {
 		if len(e.Recent) == maxEarlier {
 			continue
 		}
-		num := getU64(k[len(prefix):])
+		num := keyNum(k)
 		var conv Conversation
 		if err := getJSON(tx.Bucket(bConvs), u64(num), &conv); err != nil {
 			return nil, fmt.Errorf("conversation %d: %w", num, err)
@@ -106,7 +99,7 @@ func (s *Store) History(addr string, inboxes []string, limit int) (rows []Conver
 		for _, inbox := range inboxes {
 			prefix := key([]byte(a), []byte(inbox), nil)
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				top.add(getU64(k[len(prefix):]))
+				top.add(keyNum(k))
 				total++
 			}
 		}
@@ -126,34 +119,29 @@ const subjectWindow = 30 * 24 * time.Hour
 // what we send, so the customer's answer refers to an ID we never saw. It
 // must look like a reply ("Re: …"), come from the customer of one of the
 // inbox's recent conversations, and carry that conversation's subject.
-func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) uint64 {
+func bySubject(tx *bolt.Tx, inbox string, m *InboundMail, now time.Time) (uint64, error) {
 	if m.Auto || !hasReplyPrefix(m.Subject) {
-		return 0
+		return 0, nil
 	}
 	reply := message.ReplySubject(m.Subject)
 	a := addrKey(m.From.Addr)
 	if a == "" {
-		return 0
+		return 0, nil
 	}
 	prefix := key([]byte(a), []byte(inbox), nil)
 	c := tx.Bucket(bIdxCustomer).Cursor()
-	k, _ := c.Seek(append(slices.Clone(prefix), u64(^uint64(0))...))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
+	k := lastBelow(c, prefix, ^uint64(0))
 	for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < 10; k, _ = c.Prev() {
 		n++
 		var conv Conversation
-		if getJSON(tx.Bucket(bConvs), k[len(k)-8:], &conv) != nil || now.Sub(conv.Updated) > subjectWindow {
-			continue
+		if err := getJSON(tx.Bucket(bConvs), u64(keyNum(k)), &conv); err != nil {
+			return 0, fmt.Errorf("conversation %d: %w", keyNum(k), err)
 		}
-		if strings.EqualFold(message.ReplySubject(conv.Subject), reply) {
-			return conv.Num
+		if now.Sub(conv.Updated) <= subjectWindow && strings.EqualFold(message.ReplySubject(conv.Subject), reply) {
+			return conv.Num, nil
 		}
 	}
-	return 0
+	return 0, nil
 }
 
 // hasReplyPrefix reports whether a subject starts with a reply prefix.

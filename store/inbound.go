@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,12 +39,9 @@ func mailboxKey(inbox, mailbox string) []byte { return key([]byte(inbox), []byte
 // before the mailbox was ever seen.
 func (s *Store) Watermark(inbox, mailbox string) (w Watermark, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		e := getJSON(tx.Bucket(bMailboxes), mailboxKey(inbox, mailbox), &w)
-		if e == ErrNotFound {
-			return nil
-		}
-		ok = e == nil
-		return e
+		var err error
+		ok, err = lookup(tx.Bucket(bMailboxes), mailboxKey(inbox, mailbox), &w)
+		return err
 	})
 	return w, ok, err
 }
@@ -134,7 +132,11 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 	ids := tx.Bucket(bMsgIDs)
 	if m.MessageID != "" {
 		var ref msgRef
-		if getJSON(ids, []byte(m.MessageID), &ref) == nil {
+		found, err := lookup(ids, []byte(m.MessageID), &ref)
+		if err != nil {
+			return 0, false, "", fmt.Errorf("Message-ID %s: %w", m.MessageID, err)
+		}
+		if found {
 			if ref.Out {
 				// Our own reply came back (support@ in To or Cc, or a
 				// copy filed into the inbox): it is in the thread already.
@@ -143,15 +145,20 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 			if in.DedupByID {
 				return 0, false, "Message-ID already received", nil
 			}
+			num, err := resolveMerged(tx, ref.Conv)
+			if err != nil {
+				return 0, false, "", err
+			}
 			var first Conversation
-			if getJSON(tx.Bucket(bConvs), u64(resolveMerged(tx, ref.Conv)), &first) == nil && first.Inbox != inbox {
+			if found, err := lookup(tx.Bucket(bConvs), u64(num), &first); err != nil {
+				return 0, false, "", fmt.Errorf("conversation %d: %w", num, err)
+			} else if found && first.Inbox != inbox {
 				// The same mail reached another of our inboxes first
 				// (To one, Cc the other): one conversation, and a line
 				// in this inbox's channel pointing to it.
 				pointer := *m
 				pointer.Text = ""
-				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: first.Num, Inbox: inbox, Mail: &pointer, Created: now},
-					func(j *SlackJob, seq uint64) { j.Seq = seq })
+				err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobPointer, Conv: first.Num, Inbox: inbox, Mail: &pointer, Created: now})
 				*queued = err == nil
 				return first.Num, false, "", err
 			}
@@ -166,11 +173,20 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 	}
 	var old *Conversation
 	c := &Conversation{}
-	num := resolveMerged(tx, findConv(ids, m))
+	num, err := findConv(ids, m)
+	if err != nil {
+		return 0, false, "", err
+	}
 	if num == 0 {
-		if num = resolveMerged(tx, bySubject(tx, inbox, m, now)); num != 0 {
+		if num, err = bySubject(tx, inbox, m, now); err != nil {
+			return 0, false, "", err
+		}
+		if num != 0 {
 			m.Warnings = append(m.Warnings, "threaded by its subject and sender: it named no earlier message of this conversation")
 		}
+	}
+	if num, err = resolveMerged(tx, num); err != nil {
+		return 0, false, "", err
 	}
 	blocked := false
 	if rule := blockedRule(tx, m.From.Addr); rule != "" {
@@ -184,14 +200,15 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 		if num, folded, err = s.loopGuard(tx, m, now); err != nil {
 			return 0, false, "", err
 		}
-		num = resolveMerged(tx, num)
+		if num, err = resolveMerged(tx, num); err != nil {
+			return 0, false, "", err
+		}
 	}
 	if num != 0 {
 		if old, err = getConv(tx, num); err != nil {
 			return 0, false, "", err
 		}
-		*c = *old
-		cloneText(&c.ConvText)
+		c = old.mutable()
 		conv = num
 	} else {
 		meta := tx.Bucket(bMeta)
@@ -301,8 +318,7 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 		}
 	}
 	if err := enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobMail, Conv: conv, Mail: m, NewConv: isNew, Created: now,
-		NewAddress: stranger, Folded: folded, Blocked: blocked},
-		func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
+		NewAddress: stranger, Folded: folded, Blocked: blocked}); err != nil {
 		return 0, false, "", err
 	}
 	*queued = true
@@ -320,25 +336,29 @@ func (s *Store) recordMail(tx *bolt.Tx, inbox string, in Inbound, now time.Time,
 
 // findConv threads a mail: In-Reply-To first, then References newest first,
 // against every Message-ID a conversation has received or sent.
-func findConv(ids *bolt.Bucket, m *InboundMail) uint64 {
-	try := func(id string) uint64 {
+func findConv(ids *bolt.Bucket, m *InboundMail) (uint64, error) {
+	for _, id := range threadIDs(m) {
+		if id == "" {
+			continue
+		}
 		var ref msgRef
-		if id == "" || getJSON(ids, []byte(id), &ref) != nil {
-			return 0
-		}
-		return ref.Conv
-	}
-	for _, id := range m.InReplyTo {
-		if c := try(id); c != 0 {
-			return c
+		if found, err := lookup(ids, []byte(id), &ref); err != nil {
+			return 0, fmt.Errorf("Message-ID %s: %w", id, err)
+		} else if found && ref.Conv != 0 {
+			return ref.Conv, nil
 		}
 	}
+	return 0, nil
+}
+
+// threadIDs are the Message-IDs a mail names as its parents, in the order
+// they are tried: In-Reply-To, then References newest first.
+func threadIDs(m *InboundMail) []string {
+	ids := slices.Clone(m.InReplyTo)
 	for i := len(m.References) - 1; i >= 0; i-- {
-		if c := try(m.References[i]); c != 0 {
-			return c
-		}
+		ids = append(ids, m.References[i])
 	}
-	return 0
+	return ids
 }
 
 func appendID(chain []string, id string) []string {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,21 +26,25 @@ type floodCount struct {
 
 func floodKey(m *InboundMail) []byte { return []byte(addrKey(m.From.Addr)) }
 
-func (s *Store) flood(tx *bolt.Tx, m *InboundMail, now time.Time) floodCount {
+func (s *Store) flood(tx *bolt.Tx, m *InboundMail, now time.Time) (floodCount, error) {
 	var f floodCount
-	if getJSON(tx.Bucket(bAutoFlood), floodKey(m), &f) != nil || now.Sub(f.Start) >= time.Hour {
+	found, err := lookup(tx.Bucket(bAutoFlood), floodKey(m), &f)
+	if err != nil {
+		return f, fmt.Errorf("loop guard of %s: %w", m.From.Addr, err)
+	}
+	if !found || now.Sub(f.Start) >= time.Hour {
 		f = floodCount{Start: now}
 	}
-	return f
+	return f, nil
 }
 
 // loopGuard returns the conversation an automated mail that threads
 // nowhere is added to (0: it opens one), and how many automated mails its
 // sender sent this hour.
 func (s *Store) loopGuard(tx *bolt.Tx, m *InboundMail, now time.Time) (conv uint64, n int, err error) {
-	f := s.flood(tx, m, now)
-	if f.Opened < autoPerHour || f.Last == 0 {
-		return 0, 0, nil
+	f, err := s.flood(tx, m, now)
+	if err != nil || f.Opened < autoPerHour || f.Last == 0 {
+		return 0, 0, err
 	}
 	f.Folded++
 	return f.Last, f.Opened + f.Folded, putJSON(tx.Bucket(bAutoFlood), floodKey(m), f)
@@ -47,7 +52,10 @@ func (s *Store) loopGuard(tx *bolt.Tx, m *InboundMail, now time.Time) (conv uint
 
 // autoOpened counts a conversation opened by an automated mail.
 func (s *Store) autoOpened(tx *bolt.Tx, m *InboundMail, now time.Time, conv uint64) error {
-	f := s.flood(tx, m, now)
+	f, err := s.flood(tx, m, now)
+	if err != nil {
+		return err
+	}
 	f.Opened++
 	f.Last = conv
 	return putJSON(tx.Bucket(bAutoFlood), floodKey(m), f)

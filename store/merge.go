@@ -40,20 +40,22 @@ func notMerged(c *Conversation) error {
 
 // resolveMerged is the conversation that num's mail lands in: num, or the
 // one it was merged into (and so on).
-func resolveMerged(tx *bolt.Tx, num uint64) uint64 {
+func resolveMerged(tx *bolt.Tx, num uint64) (uint64, error) {
 	for range maxMergeHops {
 		if num == 0 {
-			return 0
+			return 0, nil
 		}
 		var c struct {
 			MergedInto uint64 `json:"merged_into"`
 		}
-		if getJSON(tx.Bucket(bConvs), u64(num), &c) != nil || c.MergedInto == 0 {
-			return num
+		if found, err := lookup(tx.Bucket(bConvs), u64(num), &c); err != nil {
+			return 0, fmt.Errorf("conversation %d: %w", num, err)
+		} else if !found || c.MergedInto == 0 {
+			return num, nil
 		}
 		num = c.MergedInto
 	}
-	return num
+	return num, nil
 }
 
 // Merge moves conversation m into n, for user by, in one transaction:
@@ -106,20 +108,27 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 				// A reply held in n was written without knowing of it.
 				c.LastHumanAt, c.LastHumanFrom = mc.LastHumanAt, mc.LastHumanFrom
 			}
-			tags := slices.Clone(c.Tags)
 			for _, t := range mc.Tags {
-				if !slices.Contains(tags, t) && len(tags) < maxTags {
-					tags = append(tags, t)
+				if !slices.Contains(c.Tags, t) && len(c.Tags) < maxTags {
+					c.Tags = append(c.Tags, t)
 				}
 			}
-			slices.Sort(tags)
-			c.Tags = tags
-			c.MergedFrom = append(slices.Clone(c.MergedFrom), m)
+			slices.Sort(c.Tags)
+			c.MergedFrom = append(c.MergedFrom, m)
 			if mc.Status == StatusOpen && c.Status != StatusOpen {
+				was := *c
 				c.Status, c.ClosedAt = StatusOpen, time.Time{}
+				if err := logAct(tx, &was, c, ActReopen, by, now); err != nil {
+					return err
+				}
 			}
+			// m's customer waits longest: for an answer here now, on the
+			// response clock (timers.go) and for the stats alike.
 			if k := mc.Clock; k.Running() && (!c.Clock.Running() || k.Start.Before(c.Clock.Start)) {
-				c.Clock = k // m's customer waits longest: for an answer here now (timers.go)
+				c.Clock = k
+			}
+			if w := mc.Awaiting; !w.IsZero() && (c.Awaiting.IsZero() || w.Before(c.Awaiting)) {
+				c.Awaiting = w
 			}
 			return recordChange(tx, c, Change{At: now, By: by, Action: ActMergedIn, Target: strconv.FormatUint(m, 10)})
 		})
@@ -128,6 +137,7 @@ func (s *Store) Merge(n, m uint64, by string) (into, from *Conversation, err err
 		}
 		from, err = updateConv(tx, m, func(c *Conversation) error {
 			c.MergedInto = n
+			c.Awaiting = time.Time{} // the wait goes on in n
 			if c.Status != StatusClosed {
 				c.Status, c.ClosedAt = StatusClosed, now
 			}

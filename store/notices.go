@@ -1,16 +1,13 @@
 package store
 
 import (
-	"fmt"
-
 	bolt "go.etcd.io/bbolt"
 )
 
 // EnqueueNotice queues a notice for the inbox channel (a JobNotice).
 func (s *Store) EnqueueNotice(n Notice) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobNotice, Notice: &n, Created: s.now()},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobNotice, Notice: &n, Created: s.now()})
 	})
 	if err == nil {
 		kick(s.slackKick)
@@ -26,20 +23,18 @@ func (s *Store) MailStillTrying(seq uint64, why string) (bool, error) {
 	queued := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var j MailJob
-		if err := getJSON(tx.Bucket(bToMail), u64(seq), &j); err != nil {
-			return fmt.Errorf("mail job %d: %w", seq, err)
-		}
-		if j.StillTrying {
+		err := updateMailJob(tx, seq, func(mj *MailJob) error {
+			queued = !mj.StillTrying
+			mj.StillTrying = true
+			j = *mj
 			return nil
-		}
-		j.StillTrying = true
-		if err := putJSON(tx.Bucket(bToMail), u64(seq), j); err != nil {
+		})
+		if err != nil || !queued {
 			return err
 		}
-		queued = true
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{
 			Kind: JobStillTrying, Conv: j.Conv, ReplyTS: j.SlackTS, To: j.To.String(), Error: why, Created: s.now(),
-		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+		})
 	})
 	if queued && err == nil {
 		kick(s.slackKick)

@@ -24,15 +24,20 @@ import (
 // can be recorded, nor a parked event replayed, between the lookups.
 func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversation, parked bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if num := threadConv(tx, channel, ts); num != 0 && !parkedFor(tx, channel, ts) {
-			conv, err = getConv(tx, num)
-			return err
-		} else if num == 0 && unresolved(tx, channel) == 0 {
+		if num := threadConv(tx, channel, ts); num != 0 {
+			behind, err := parkedFor(tx, channel, ts)
+			if err != nil {
+				return err
+			}
+			if !behind {
+				conv, err = getConv(tx, num)
+				return err
+			}
+		} else if unresolved(tx, channel) == 0 {
 			return nil
 		}
 		parked = true
-		return enqueue(tx.Bucket(bParked), &Parked{Channel: channel, ThreadTS: ts, Event: event, At: s.now()},
-			func(p *Parked, seq uint64) { p.Seq = seq })
+		return enqueue(tx.Bucket(bParked), &Parked{Channel: channel, ThreadTS: ts, Event: event, At: s.now()})
 	})
 	if parked {
 		kick(s.slackKick)
@@ -41,16 +46,18 @@ func (s *Store) Park(channel, ts string, event json.RawMessage) (conv *Conversat
 }
 
 // parkedFor reports whether events about thread ts of channel are parked.
-func parkedFor(tx *bolt.Tx, channel, ts string) bool {
-	found := false
-	tx.Bucket(bParked).ForEach(func(_, v []byte) error {
+func parkedFor(tx *bolt.Tx, channel, ts string) (bool, error) {
+	c := tx.Bucket(bParked).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var p Parked
-		if json.Unmarshal(v, &p) == nil && p.Channel == channel && p.ThreadTS == ts {
-			found = true
+		if err := json.Unmarshal(v, &p); err != nil {
+			return false, fmt.Errorf("parked event %d: %w", getU64(k), err)
 		}
-		return nil
-	})
-	return found
+		if p.Channel == channel && p.ThreadTS == ts {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // AnyParked reports whether any event is parked: while none is, an event

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"github.com/inboxbot/inboxbot/mailbridge/message"
-
 	"fmt"
 	netmail "net/mail"
 	"slices"
@@ -10,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/inboxbot/inboxbot/mailbridge/message"
 )
 
 // Who a reply goes to. Replies are reply-all: To the customer (the
@@ -160,10 +160,7 @@ func (s *Store) SetRecipient(num uint64, action string, addr Address, by string)
 			if action != ActCcRemove {
 				s.addParticipants(c, addr)
 			}
-			ch := Change{At: now, By: by, Action: action, Target: addr.String()}
-			c.History = append(c.History, ch)
-			c.Updated = now
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: action, Target: addr.String()})
 		})
 		out = c
 		return err
@@ -175,10 +172,10 @@ func (s *Store) SetRecipient(num uint64, action string, addr Address, by string)
 	return out, nil
 }
 
-// recordTimes keeps only the newest max entries of a list whose entries
-// may be kept longer while keep says so.
-func capReplies(rs []ReplyRef, max int) []ReplyRef {
-	for len(rs) > max {
+// capReplies keeps the newest maxReplies replies, and every held one
+// however old: the hold window still needs its record.
+func capReplies(rs []ReplyRef) []ReplyRef {
+	for len(rs) > maxReplies {
 		i := slices.IndexFunc(rs, func(r ReplyRef) bool { return r.State != ReplyHeld })
 		if i < 0 {
 			break
@@ -188,8 +185,8 @@ func capReplies(rs []ReplyRef, max int) []ReplyRef {
 	return rs
 }
 
-// replyRef returns the conversation's record of the reply posted as ts
-// (nil: none).
+// replyRef returns the conversation's newest record of a reply that match
+// accepts (nil: none).
 func replyRef(c *Conversation, match func(r *ReplyRef) bool) *ReplyRef {
 	for i := len(c.Replies) - 1; i >= 0; i-- {
 		if match(&c.Replies[i]) {

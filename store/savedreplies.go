@@ -86,7 +86,9 @@ func (s *Store) AddSavedReply(inbox string, r SavedReply) error {
 			return fmt.Errorf("saved reply %q: %w", r.Name, ErrExists)
 		}
 		n := 0
-		_ = eachSaved(tx, inbox, func([]byte) error { n++; return nil })
+		if err := eachSaved(tx, inbox, func([]byte) error { n++; return nil }); err != nil {
+			return err
+		}
 		if n >= MaxSavedReplies {
 			return ErrTooMany
 		}

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,20 +68,22 @@ func queueStats(b *bolt.Bucket, now time.Time) (QueueStats, error) {
 	return q, nil
 }
 
-// ConvCounts counts the conversations per status.
+// ConvCounts counts the conversations per status, from the status index's
+// keys (<inbox>\0<status>\0…): every scrape of the metrics reads it, and
+// the conversations themselves are never decoded.
 func (s *Store) ConvCounts() (map[Status]int, error) {
 	counts := map[Status]int{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bConvs).ForEach(func(_, v []byte) error {
-			var c struct {
-				Status Status `json:"status"`
+		c := tx.Bucket(bIdxStatus).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			_, rest, _ := bytes.Cut(k, []byte{0})
+			st, _, ok := bytes.Cut(rest, []byte{0})
+			if !ok {
+				return fmt.Errorf("status index key %q: malformed", k)
 			}
-			if err := json.Unmarshal(v, &c); err != nil {
-				return err
-			}
-			counts[c.Status]++
-			return nil
-		})
+			counts[Status(st)]++
+		}
+		return nil
 	})
 	return counts, err
 }

@@ -62,6 +62,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -263,6 +264,41 @@ func key(parts ...[]byte) []byte {
 	return bytes.Join(parts, []byte{0})
 }
 
+// Index keys end in the conversation's number (see convIndexes): keyNum
+// reads it back, and keyPart the part between a prefix and the NUL before
+// the number (an assignee, a tag).
+func keyNum(k []byte) uint64 { return getU64(k[max(len(k)-8, 0):]) }
+
+func keyPart(k, prefix []byte) string { return string(k[len(prefix) : len(k)-9]) }
+
+// nanoKey is a time as a key: unix nanoseconds, clamped to what they can
+// stand for (1970 to 2262), so that keys sort by time.
+func nanoKey(t time.Time) []byte {
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		return u64(0)
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return u64(math.MaxInt64)
+	}
+	return u64(uint64(t.UnixNano()))
+}
+
+// lastBelow returns the last key with prefix that sorts before prefix
+// followed by num, with c on it (nil: none): where a backwards walk over
+// an index's conversations below num starts.
+func lastBelow(c *bolt.Cursor, prefix []byte, num uint64) []byte {
+	k, _ := c.Seek(append(bytes.Clone(prefix), u64(num)...))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if !bytes.HasPrefix(k, prefix) {
+		return nil
+	}
+	return k
+}
+
 func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	data := b.Get(key)
 	if data == nil {
@@ -272,6 +308,17 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 		return fmt.Errorf("decode %x: %w", key, err)
 	}
 	return nil
+}
+
+// lookup reads the JSON value at key into v, reporting whether there is
+// one. A value that does not decode is an error: never taken for an
+// absent one.
+func lookup(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	err := getJSON(b, key, v)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
@@ -321,14 +368,21 @@ func appending(tx *bolt.Tx, name []byte) *bolt.Bucket {
 	return b
 }
 
-// enqueue stores v under the bucket's next sequence number, which set
-// writes into v first.
-func enqueue[T any](b *bolt.Bucket, v *T, set func(v *T, seq uint64)) error {
+// queued is an entry of a queue: it carries its own sequence number.
+type queued interface{ setSeq(seq uint64) }
+
+func (j *SlackJob) setSeq(seq uint64) { j.Seq = seq }
+func (j *MailJob) setSeq(seq uint64)  { j.Seq = seq }
+func (p *Parked) setSeq(seq uint64)   { p.Seq = seq }
+
+// enqueue stores v under the bucket's next sequence number, written into v
+// first.
+func enqueue(b *bolt.Bucket, v queued) error {
 	b.FillPercent = 0.9 // keys are appended
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	set(v, seq)
+	v.setSeq(seq)
 	return putJSON(b, u64(seq), v)
 }

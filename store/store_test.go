@@ -349,3 +349,38 @@ func TestTSBefore(t *testing.T) {
 		}
 	}
 }
+
+// A record that does not decode is an error, never taken for an absent
+// one: a mail naming a damaged Message-ID record is not recorded (the
+// watermark stays, so it is fetched again) instead of opening a
+// conversation of its own; an event about a thread is not decided on a
+// damaged parked event.
+func TestDamagedRecordsAreErrors(t *testing.T) {
+	s, _ := openTest(t)
+	s.SetWatermark(testInbox, "INBOX", Watermark{UIDValidity: 7})
+	record(t, s, 1, mail("dm1@x", "Damaged"))
+	damage := func(bucket, key []byte) {
+		t.Helper()
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, []byte("{not json")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	damage(bMsgIDs, []byte("dm1@x"))
+	for _, m := range []*InboundMail{mail("dm2@x", "An answer", "dm1@x"), mail("dm1@x", "The same mail again")} {
+		if _, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 2, Mail: m}}); err == nil {
+			t.Errorf("%s recorded past a damaged Message-ID record", m.MessageID)
+		}
+	}
+	if w, _, _ := s.Watermark(testInbox, "INBOX"); w.LastUID != 1 {
+		t.Errorf("watermark %d after a failed record", w.LastUID)
+	}
+	if n, _ := s.Count([]string{testInbox}, time.Time{}); n.Open != 1 {
+		t.Errorf("%d open conversations", n.Open)
+	}
+
+	posted(t, s, "1.1")
+	damage(bParked, u64(1))
+	if _, _, err := s.Park("CIN", "1.1", []byte(`{}`)); err == nil {
+		t.Error("Park decided past a damaged parked event")
+	}
+}

@@ -85,7 +85,7 @@ func (s *Store) Tag(num uint64, action string, tags []string, by, eventID string
 			if err := notMerged(c); err != nil {
 				return err
 			}
-			next := slices.Clone(c.Tags) // never write through to the stored state
+			next := c.Tags
 			for _, t := range want {
 				has := slices.Contains(next, t)
 				switch {
@@ -135,7 +135,7 @@ func tagSet(tx *bolt.Tx, inboxes []string, tag string) map[uint64]bool {
 	for _, inbox := range inboxes {
 		prefix := key([]byte(inbox), []byte(tag), nil)
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			set[getU64(k[len(prefix):])] = true
+			set[keyNum(k)] = true
 		}
 	}
 	return set
@@ -150,7 +150,7 @@ func (s *Store) TagCounts(inboxes []string) (map[string]int, error) {
 		for _, inbox := range inboxes {
 			prefix := key([]byte(inbox), nil)
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				out[string(k[len(prefix):len(k)-9])]++
+				out[keyPart(k, prefix)]++
 			}
 		}
 		return nil

@@ -246,8 +246,7 @@ func timerAt(kind string, c *Conversation) time.Time {
 
 // timerKey orders entries by due time: <unix ns u64><conv u64><kind>.
 func timerKey(at time.Time, conv uint64, kind string) []byte {
-	k := append(u64(uint64(max(at.UnixNano(), 0))), u64(conv)...)
-	return append(k, kind...)
+	return append(append(nanoKey(at), u64(conv)...), kind...)
 }
 
 func parseTimerKey(k []byte) (at time.Time, conv uint64, kind string) {
@@ -389,9 +388,7 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 	if err != nil {
 		return "", err
 	}
-	c := *old
-	c.ConvText = old.ConvText
-	cloneText(&c.ConvText)
+	c := old.mutable()
 	did := t.Kind
 	var jobs []SlackJob
 	job := func(kind string) SlackJob {
@@ -414,10 +411,10 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		}
 	case TimerWake:
 		c.Status = StatusOpen
-		ch := Change{At: now, Action: ActWake, Target: c.Assignee}
-		c.History = append(c.History, ch)
-		c.Updated = now
-		if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+		if err := logAct(tx, old, c, ActReopen, "", now); err != nil {
+			return "", err
+		}
+		if err := recordChange(tx, c, Change{At: now, Action: ActWake, Target: c.Assignee}); err != nil {
 			return "", err
 		}
 	case TimerAutoClose:
@@ -428,14 +425,15 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 			break
 		}
 		waited := c.AutoCloseAt.Sub(c.WaitingSince)
-		c.Status, c.ClosedAt, c.Updated = StatusClosed, now, now
-		ch := Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}
-		c.History = append(c.History, ch)
-		if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+		c.Status, c.ClosedAt = StatusClosed, now
+		if err := logAct(tx, old, c, ActClose, "", now); err != nil {
+			return "", err
+		}
+		if err := recordChange(tx, c, Change{At: now, Action: ActClose, Target: AutoCloseTarget + waited.String()}); err != nil {
 			return "", err
 		}
 	}
-	if err := putConv(tx, old, &c, true); err != nil {
+	if err := putConv(tx, old, c, true); err != nil {
 		return "", err
 	}
 	if b.Get(k) != nil {
@@ -444,7 +442,7 @@ func (s *Store) fire(tx *bolt.Tx, k []byte, t Timer, now time.Time) (string, err
 		return "", fmt.Errorf("timer %s of conversation %d fired but is still due", t.Kind, t.Conv)
 	}
 	for i := range jobs {
-		if err := enqueue(tx.Bucket(bToSlack), &jobs[i], func(j *SlackJob, seq uint64) { j.Seq = seq }); err != nil {
+		if err := enqueue(tx.Bucket(bToSlack), &jobs[i]); err != nil {
 			return "", err
 		}
 	}
@@ -461,14 +459,14 @@ func (s *Store) replan() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var nums []uint64
 		seen := map[uint64]bool{}
-		tx.Bucket(bTimers).ForEach(func(k, _ []byte) error {
+		c := tx.Bucket(bTimers).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			_, conv, kind := parseTimerKey(k)
 			if kind != TimerWake && !seen[conv] {
 				seen[conv] = true
 				nums = append(nums, conv)
 			}
-			return nil
-		})
+		}
 		for _, num := range nums {
 			old, err := getConv(tx, num)
 			if errors.Is(err, ErrNotFound) {

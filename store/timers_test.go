@@ -321,6 +321,9 @@ func TestSnooze(t *testing.T) {
 	if c.Status != StatusOpen || last.Action != ActWake || last.Target != "UA" {
 		t.Fatalf("after the wake: %s %+v", c.Status, last)
 	}
+	if e := lastEvent(t, s, 1); e.Kind != EvReopened || e.By != "" || e.Target != string(StatusHold) {
+		t.Errorf("the wake logged %+v", e)
+	}
 	jobs, _ := s.SlackJobs()
 	if j := jobs[len(jobs)-1]; j.Kind != JobActivity || j.Change.Action != ActWake {
 		t.Errorf("no line for the wake: %+v", j)
@@ -346,6 +349,10 @@ func TestAutoClose(t *testing.T) {
 	last := c.History[len(c.History)-1]
 	if c.Status != StatusClosed || last.Action != ActClose || last.By != "" || last.Target != "auto:72h0m0s" {
 		t.Fatalf("after auto-close: %s %+v", c.Status, last)
+	}
+	// The event log has the close, as it has an agent's.
+	if e := lastEvent(t, s, 1); e.Kind != EvClosed || e.By != "" || e.Target != string(StatusWaiting) || !e.Since.Equal(c.Created.Truncate(time.Second)) {
+		t.Errorf("auto-close logged %+v", e)
 	}
 	if c, _ := s.Conv(2); c.Status != StatusOpen {
 		t.Errorf("the answered conversation: %s", c.Status)
@@ -433,10 +440,17 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := s.Conv(2)
-	if c.Status != StatusOpen || !c.Clock.Start.Equal(t0) {
-		t.Fatalf("after the merge: %s %+v", c.Status, c.Clock)
+	if c.Status != StatusOpen || !c.Clock.Start.Equal(t0) || !c.Awaiting.Equal(t0) {
+		t.Fatalf("after the merge: %s, clock %+v, awaiting %v", c.Status, c.Clock, c.Awaiting)
 	}
 	eq(t, "timers", timers(t, s), []string{"2 remind Dec 1 11:36"})
+	// Opened again by the merge: logged like any reopen.
+	if e := lastEvent(t, s, 2); e.Kind != EvReopened || e.By != "UA" || e.Target != string(StatusHold) {
+		t.Errorf("the merge logged %+v", e)
+	}
+	if m, _ := s.Conv(1); !m.Awaiting.IsZero() {
+		t.Errorf("the merged conversation still awaits an answer since %v", m.Awaiting)
+	}
 }
 
 // A blocked sender's mail in a conversation is shown, but nobody is

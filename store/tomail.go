@@ -112,38 +112,33 @@ func (s *Store) enqueueReply(tx *bolt.Tx, r Reply) (*MailJob, error) {
 		case "":
 			// Whoever answers an unassigned conversation owns it.
 			c.Assignee = r.AgentID
-			ch := Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}
-			c.History = append(c.History, ch)
 			if err := logEvent(tx, convEvent(c, now, EvAssigned, r.AgentID, r.AgentID)); err != nil {
 				return err
 			}
-			if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+			if err := recordChange(tx, c, Change{At: now, By: r.AgentID, Action: ActClaim, Target: "reply"}); err != nil {
 				return err
 			}
 		case r.AgentID:
 		default:
 			// Allowed, but nobody should learn it from the customer.
-			ch := Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}
-			c.History = append(c.History, ch)
-			if err := enqueueActivity(tx, c.Num, ch, now); err != nil {
+			if err := recordChange(tx, c, Change{At: now, By: r.AgentID, Action: ActReplyOver, Target: c.Assignee}); err != nil {
 				return err
 			}
 		}
 		if err := putJSON(tx.Bucket(bMsgIDs), []byte(r.MessageID), msgRef{Conv: c.Num, Out: true}); err != nil {
 			return err
 		}
-		if err := enqueue(tx.Bucket(bToMail), &job, func(j *MailJob, seq uint64) { j.Seq = seq }); err != nil {
+		if err := enqueue(tx.Bucket(bToMail), &job); err != nil {
 			return err
 		}
 		c.Replies = capReplies(append(c.Replies, ReplyRef{
 			Seq: job.Seq, SlackTS: r.SlackTS, AgentID: r.AgentID, MessageID: r.MessageID, InReplyTo: c.LastInbound,
 			State: state, At: now, To: job.To.String(), Written: TSTime(r.SlackTS),
-		}), maxReplies)
+		}))
 		if !job.Held {
 			return nil
 		}
-		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now},
-			func(j *SlackJob, seq uint64) { j.Seq = seq })
+		return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobHeld, Conv: c.Num, ReplyTS: r.SlackTS, Created: now})
 	})
 	if err != nil {
 		return nil, err
@@ -183,8 +178,8 @@ func (s *Store) MailJobsAfter(seq uint64, n int) (jobs []MailJob, err error) {
 // MailJobs returns the whole outbox, oldest first.
 func (s *Store) MailJobs() ([]MailJob, error) { return s.MailJobsAfter(0, 1<<30) }
 
-func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob)) error {
-	return update(tx.Bucket(bToMail), u64(seq), "mail job", func(j *MailJob) error { f(j); return nil })
+func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob) error) error {
+	return update(tx.Bucket(bToMail), u64(seq), "mail job", f)
 }
 
 // BeginMailAttempt records an attempt before the SMTP session starts: should
@@ -193,9 +188,10 @@ func updateMailJob(tx *bolt.Tx, seq uint64, f func(j *MailJob)) error {
 // recognised as the same message by the recipient's client.
 func (s *Store) BeginMailAttempt(seq uint64, next time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			j.Attempts++
 			j.NextAttempt = next
+			return nil
 		})
 	})
 }
@@ -203,9 +199,10 @@ func (s *Store) BeginMailAttempt(seq uint64, next time.Time) error {
 // MailRetry records a temporary failure.
 func (s *Store) MailRetry(seq uint64, next time.Time, why string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return updateMailJob(tx, seq, func(j *MailJob) {
+		return updateMailJob(tx, seq, func(j *MailJob) error {
 			j.NextAttempt = next
 			j.LastError = why
+			return nil
 		})
 	})
 }
@@ -249,7 +246,7 @@ func (s *Store) MailDone(seq uint64, failure string) error {
 		return enqueue(tx.Bucket(bToSlack), &SlackJob{
 			Kind: kind, Conv: j.Conv, ReplyTS: j.SlackTS, To: recipientsText(j), Error: failure, Created: now,
 			Forward: j.Forward, By: j.AgentID,
-		}, func(sj *SlackJob, seq uint64) { sj.Seq = seq })
+		})
 	})
 	if err == nil {
 		kick(s.slackKick)

@@ -143,12 +143,12 @@ func (s *Store) UnresolvedRoots(channel string) (n int, err error) {
 
 func unresolved(tx *bolt.Tx, channel string) int {
 	n := 0
-	tx.Bucket(bRoots).ForEach(func(_, ch []byte) error {
+	c := tx.Bucket(bRoots).Cursor()
+	for k, ch := c.First(); k != nil; k, ch = c.Next() {
 		if channel == "" || string(ch) == channel {
 			n++
 		}
-		return nil
-	})
+	}
 	return n
 }
 
@@ -157,8 +157,7 @@ func enqueueActivity(tx *bolt.Tx, conv uint64, ch Change, now time.Time) error {
 	if err := markCard(tx, conv); err != nil {
 		return err
 	}
-	return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobActivity, Conv: conv, Change: &ch, Created: now},
-		func(j *SlackJob, seq uint64) { j.Seq = seq })
+	return enqueue(tx.Bucket(bToSlack), &SlackJob{Kind: JobActivity, Conv: conv, Change: &ch, Created: now})
 }
 
 // recordChange records a change in c's history (as its latest update)

@@ -64,9 +64,13 @@ type Conversation struct {
 	MergedFrom []uint64 `json:"merged_from,omitempty"`
 
 	// Awaiting is when the customer's oldest unanswered mail came (zero:
-	// nobody waits for an answer): a sent reply or a close ends the wait.
+	// nobody waits for an answer), for the event log: a sent reply or a
+	// close ends the wait. It is not Clock.Start, which runs only where a
+	// response target is set, and stops at a hold and when a reply is
+	// released, before it is sent (or fails).
 	Awaiting time.Time `json:"awaiting,omitzero"`
-	// FirstReply is when its first reply was sent (zero: none yet).
+	// FirstReply is when its first reply was sent (zero: none yet), for
+	// the event log: whether a reply sent answers the first wait.
 	FirstReply time.Time `json:"first_reply,omitzero"`
 	// Reopened is when it was last reopened after a close (zero: never):
 	// its resolution time counts from then.
@@ -78,10 +82,12 @@ type Conversation struct {
 	WakeAt       time.Time `json:"wake_at,omitzero"`
 	WaitingSince time.Time `json:"waiting_since,omitzero"`
 	AutoCloseAt  time.Time `json:"auto_close_at,omitzero"`
-	// What the response clocks recorded, for statistics: when the first
-	// reply was released to the outbox, and how many targets were met
-	// (a reply before the due time) or breached (each also an ActBreach
-	// entry in History, with its time).
+	// What the response clocks recorded: when the first reply was
+	// released to the outbox (from then on a customer mail starts the
+	// next-response clock; not FirstReply, which is set later, or never
+	// when the reply fails), and how many targets were met (a reply
+	// before the due time) or breached (each also an ActBreach entry in
+	// History, with its time).
 	FirstReplyAt    time.Time `json:"first_reply_at,omitzero"`
 	TargetsMet      int       `json:"targets_met,omitempty"`
 	TargetsBreached int       `json:"targets_breached,omitempty"`

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +16,24 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// allBuckets are the buckets of schema 2 (store.go's tree).
+var allBuckets = [][]byte{bMeta, bMailboxes, bConvs, bConvText, bIdxStatus, bIdxClosed, bIdxTags, bIdxCustomer, bThreads,
+	bMsgIDs, bToSlack, bRoots, bCards, bParked, bToMail, bEvents, bAutoFlood, bOAuth, bBlocked, bEventLog, bTimers, bSavedReplies}
+
 // openSchema1 copies the schema-1 fixture (written by the schema-1 store,
 // see testdata/schema1-gen.go.txt) and opens it with o.
 func openSchema1(t *testing.T, o Options) (*Store, error) {
+	t.Helper()
+	path := copySchema1(t)
+	s, err := Open(path, o)
+	if err == nil {
+		t.Cleanup(func() { s.Close() })
+	}
+	return s, err
+}
+
+// copySchema1 copies the schema-1 fixture and returns the copy's path.
+func copySchema1(t *testing.T) string {
 	t.Helper()
 	src, err := os.Open("testdata/schema1.db")
 	if err != nil {
@@ -33,11 +49,7 @@ func openSchema1(t *testing.T, o Options) (*Store, error) {
 		t.Fatal(err)
 	}
 	dst.Close()
-	s, err := Open(path, o)
-	if err == nil {
-		t.Cleanup(func() { s.Close() })
-	}
-	return s, err
+	return path
 }
 
 func TestMigration2FromSchema1(t *testing.T) {
@@ -95,16 +107,10 @@ func TestMigration2FromSchema1(t *testing.T) {
 		t.Errorf("participants after migration: %v", c2.Participants)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bAutoFlood, bIdxTags, bIdxCustomer, bBlocked} {
+		for _, b := range allBuckets {
 			if tx.Bucket(b) == nil {
 				t.Errorf("no bucket %s", b)
 			}
-		}
-		if tx.Bucket(bTimers) == nil {
-			t.Error("no timers bucket")
-		}
-		if tx.Bucket(bSavedReplies) == nil {
-			t.Error("no saved replies bucket")
 		}
 		return nil
 	})
@@ -194,6 +200,10 @@ func TestListAndCountFromIndexes(t *testing.T) {
 	n, _ = s.Count([]string{"a@x"}, now.Add(-time.Hour))
 	if n.Open != 4 || n.ClosedSince != 0 {
 		t.Errorf("after the customer reopened 4: %+v", n)
+	}
+	// Every inbox's, per status, for the metrics.
+	if all, err := s.ConvCounts(); err != nil || !reflect.DeepEqual(all, map[Status]int{StatusOpen: 5, StatusHold: 1, StatusClosed: 1}) {
+		t.Errorf("conversations per status: %v %v", all, err)
 	}
 }
 
@@ -460,5 +470,49 @@ func TestThreadingBySubjectAndSender(t *testing.T) {
 	late := mail("late@x", "Re: Printer on fire")
 	if r := rec(late); !r.NewConv {
 		t.Errorf("a reply to a conversation idle for 40 days was threaded: %+v", r)
+	}
+}
+
+// Schema 1 set a conversation waiting when a reply was sent: its customer
+// is not waiting, and their next mail starts the next-response clock, not
+// the first one.
+func TestMigration2WaitingWasAnswered(t *testing.T) {
+	path := copySchema1(t)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { // as if the reply to #2 had been sent
+		b := tx.Bucket(bConvs)
+		var c map[string]any
+		if err := json.Unmarshal(b.Get(u64(2)), &c); err != nil {
+			return err
+		}
+		c["status"] = StatusWaiting
+		return putJSON(b, u64(2), c)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := func(string) Targets { return Targets{First: time.Hour, Next: 2 * time.Hour} }
+	s, err := Open(path, Options{Legacy: Legacy{Inbox: testInbox, Channel: "CIN"}, Targets: targets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c2, _ := s.Conv(2)
+	if !c2.Awaiting.IsZero() || c2.FirstReply.IsZero() || c2.FirstReplyAt.IsZero() {
+		t.Errorf("waiting #2 after migration: awaiting %v, first reply sent %v, released %v", c2.Awaiting, c2.FirstReply, c2.FirstReplyAt)
+	}
+	if c1, _ := s.Conv(1); !c1.Awaiting.Equal(c1.Created) || !c1.FirstReply.IsZero() {
+		t.Errorf("open #1 after migration: awaiting %v, first reply %v", c1.Awaiting, c1.FirstReply)
+	}
+	m := mail("m6@example.com", "Re: Invoice", "m2@example.com")
+	if r, err := s.RecordInbound(testInbox, "INBOX", 7, []Inbound{{UID: 21, Mail: m}}); err != nil || r[0].Conv != 2 {
+		t.Fatalf("answer to #2: %+v %v", r, err)
+	}
+	if c2, _ := s.Conv(2); c2.Clock.Kind != ClockNext || c2.Awaiting.IsZero() {
+		t.Errorf("the answer to #2 started clock %+v, awaiting %v", c2.Clock, c2.Awaiting)
 	}
 }

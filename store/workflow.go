@@ -39,14 +39,8 @@ func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversati
 	var out Conversation
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		if eventID != "" {
-			dup, err := seen(tx, now, "ev:"+eventID)
-			if err != nil {
-				return err
-			}
-			if dup {
-				return ErrDuplicate
-			}
+		if err := once(tx, now, eventID); err != nil {
+			return err
 		}
 		c, err := updateConv(tx, num, func(c *Conversation) error {
 			if err := notMerged(c); err != nil {
@@ -56,13 +50,10 @@ func (s *Store) Act(num uint64, action, by, target, eventID string) (*Conversati
 			if err := apply(c, action, by, target, now); err != nil {
 				return err
 			}
-			ch := Change{At: now, By: by, Action: action, Target: target}
-			c.History = append(c.History, ch)
-			c.Updated = now
 			if err := logAct(tx, &was, c, action, by, now); err != nil {
 				return err
 			}
-			return enqueueActivity(tx, c.Num, ch, now)
+			return recordChange(tx, c, Change{At: now, By: by, Action: action, Target: target})
 		})
 		if err == nil {
 			out = *c

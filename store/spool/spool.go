@@ -125,8 +125,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Written is the number of bytes written so far.
 func (w *Writer) Written() int64 { return w.n }
 
-// Commit makes the file appear under its name (replacing one there) and
-// returns its size.
+// Commit makes the file appear under its name (replacing one there), for
+// good, and returns its size.
 func (w *Writer) Commit() (int64, error) {
 	if w.err != nil {
 		w.Abort()
@@ -136,19 +136,23 @@ func (w *Writer) Commit() (int64, error) {
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
+	var old int64
+	if info, serr := os.Stat(w.s.Path(w.name)); serr == nil {
+		old = info.Size()
+	}
 	if err == nil {
-		var old int64
-		if info, serr := os.Stat(w.s.Path(w.name)); serr == nil {
-			old = info.Size()
-		}
-		if err = os.Rename(w.f.Name(), w.s.Path(w.name)); err == nil {
-			w.s.release(old)
-		}
+		err = os.Rename(w.f.Name(), w.s.Path(w.name))
 	}
 	if err != nil {
 		os.Remove(w.f.Name())
 		w.s.release(w.n)
 		return 0, fmt.Errorf("spool: %w", err)
+	}
+	w.s.release(old)
+	// Should the directory not sync, the file is there but nothing
+	// refers to it yet: the next sweep removes it.
+	if err := w.s.syncDir(); err != nil {
+		return 0, err
 	}
 	return w.n, nil
 }
@@ -199,6 +203,21 @@ func (s *Spool) Rename(from, to string) error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	s.release(old)
+	return s.syncDir()
+}
+
+// syncDir makes the renames in the spool durable: the store refers to a
+// file once it is under its name, and a crash of the machine must not
+// take the name away again.
+func (s *Spool) syncDir() error {
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
 	return nil
 }
 
