@@ -180,6 +180,11 @@ func (t *tokens) token(ctx context.Context) (tok *oauth2.Token, fresh bool, err 
 	// valid for longer than the margin, and refreshes it otherwise; the
 	// refresh token (rotated or not) comes back in the new token.
 	tok, err = oauth2.ReuseTokenSourceWithExpiry(t.cur, t.source(ctx, t.cur), t.early).Token()
+	if err != nil && ctx.Err() == nil && t.adoptKept() {
+		// Another account of the same grant (IMAP and SMTP share one
+		// refresh token) rotated it meanwhile: go on from its newest.
+		tok, err = oauth2.ReuseTokenSourceWithExpiry(t.cur, t.source(ctx, t.cur), t.early).Token()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
@@ -205,6 +210,20 @@ func (t *tokens) token(ctx context.Context) (tok *oauth2.Token, fresh bool, err 
 		t.log.Info("OAuth token obtained", "server", t.server, "endpoint", t.host, "valid_for", time.Until(tok.Expiry).Round(time.Second))
 	}
 	return tok, true, nil
+}
+
+// adoptKept takes the refresh token kept in the store when it is not the
+// one in hand, and reports whether it did.
+func (t *tokens) adoptKept() bool {
+	if t.kept == nil {
+		return false
+	}
+	rt, err := t.kept.OAuthRefresh(t.key)
+	if err != nil || rt == "" || rt == t.cur.RefreshToken {
+		return false
+	}
+	t.cur = &oauth2.Token{RefreshToken: rt}
+	return true
 }
 
 // invalidate drops tok if it is still the current token: a server refused

@@ -598,3 +598,21 @@ func TestOAuthRotatedRefreshTokenSurvivesRestart(t *testing.T) {
 		t.Fatalf("with a newly configured token: %v", err)
 	}
 }
+
+// IMAP and SMTP of one inbox share one refresh token (the environment form
+// names it once). With a provider that retires a refresh token when it
+// issues the next, the account that refreshes second must go on from the
+// token the first one got, not fail with invalid_grant.
+func TestOAuthSharedGrantWithRotation(t *testing.T) {
+	ts := mailtest.NewTokenServer(t, mailtest.TokenOptions{RotateRefreshTokens: true})
+	st := openStore(t)
+	o := *oauthFor(ts)
+	imap, smtp := newTokens("IMAP", o, discardLog(), st), newTokens("SMTP", o, discardLog(), st)
+	ctx := checkCtx(t)
+	for i, tk := range []*tokens{imap, smtp, smtp, imap} {
+		tk.cur.AccessToken, tk.cur.Expiry = "", time.Time{} // force a refresh each time
+		if _, _, err := tk.token(ctx); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+	}
+}
