@@ -54,7 +54,8 @@ type Inbox struct {
 // Config is what the bot needs to know about its installation.
 type Config struct {
 	Inboxes []Inbox
-	// MemberTTL is how long channel membership answers are trusted.
+	// MemberTTL is how long channel membership answers are trusted;
+	// negative: not at all (every check asks Slack, for tests).
 	MemberTTL time.Duration // default 1 minute
 
 	// Pacing of Slack calls. Slack takes about one post per second per
@@ -111,8 +112,11 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.MemberTTL <= 0 {
+	switch {
+	case c.MemberTTL == 0:
 		c.MemberTTL = time.Minute
+	case c.MemberTTL < 0:
+		c.MemberTTL = 0
 	}
 	if c.PostRate <= 0 {
 		c.PostRate = 1

@@ -26,7 +26,7 @@ func (c *cache[V]) get(k string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
-	if !ok || time.Now().After(e.exp) {
+	if !ok || !time.Now().Before(e.exp) { // a zero TTL keeps nothing
 		var zero V
 		return zero, false
 	}

@@ -52,7 +52,7 @@ func newHarness(t testing.TB) *harness {
 		smtp:      mailtest.NewSMTPServer(t),
 		slack:     slackfake.New(),
 		logs:      &syncBuffer{},
-		slackTune: bot.Config{MemberTTL: time.Millisecond, PostRate: 200, PostBurst: 50, UpdateRate: 200, UpdateBurst: 50, ReadRate: 200},
+		slackTune: bot.Config{MemberTTL: -1, PostRate: 200, PostBurst: 50, UpdateRate: 200, UpdateBurst: 50, ReadRate: 200},
 	}
 	t.Cleanup(h.slack.Close)
 	h.slack.AddUser(alice, "alice", "Alice Agent")
